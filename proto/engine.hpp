@@ -1,0 +1,146 @@
+// proto/engine.hpp - the sans-I/O protocol engine: Ethernet, ARP, IPv4, ICMP
+// echo and TCP for one interface address.
+// Bytes and a time go in (on_frame, on_timer, the socket calls); frames, events
+// and a deadline come out (next_frame, next_event, next_deadline). It never
+// reads a clock, makes a syscall, starts a thread or allocates per frame.
+// Single-threaded: one engine per runtime.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <system_error>
+
+#include "proto/counters.hpp"
+#include "proto/result.hpp"
+#include "proto/settings.hpp"
+#include "proto/types.hpp"
+
+namespace coronet {
+
+struct interface_config {
+  mac_addr mac;
+  ipv4_addr addr;
+  int prefix_len = 24;
+  std::optional<ipv4_addr> gateway;  // next hop for destinations off the subnet
+  std::uint16_t mtu = 1500;          // IP MTU; frames are up to mtu + 14 bytes
+};
+
+// Per-frame facts the device knows and the bytes do not say.
+struct rx_meta {
+  // The kernel left the L4 checksum to offload (PACKET_AUXDATA
+  // TP_STATUS_CSUMNOTREADY): the TCP checksum field holds only the
+  // pseudo-header sum, so it is not verified.
+  bool csum_not_ready = false;
+};
+
+using listener_id = std::uint32_t;
+using conn_id = std::uint64_t;  // never reused within one engine
+
+enum class tcp_state : std::uint8_t {
+  closed, listen, syn_sent, syn_received, established, fin_wait_1, fin_wait_2, close_wait, closing,
+  last_ack, time_wait,
+};
+const char* to_string(tcp_state);
+
+struct event {
+  enum class kind : std::uint8_t {
+    connected,       // connect() reached ESTABLISHED
+    connect_failed,  // error: connection_refused, timed_out, host_unreachable
+    acceptable,      // a listener's accept queue went from empty to non-empty
+    readable,        // data or FIN arrived (recv() returns > 0 or at_eof())
+    writable,        // send buffer space freed
+    reset,           // an established connection was reset (error: connection_reset) or timed out
+    closed,          // the connection is fully closed and its id is gone
+  };
+  kind what;
+  conn_id conn = 0;        // for connection events
+  listener_id listener = 0;  // for `acceptable`
+  std::errc error{};
+};
+
+// Negotiated during the handshake; what `ss -ti` would show.
+struct conn_info {
+  tcp_state state = tcp_state::closed;
+  endpoint local, remote;
+  std::uint16_t snd_mss = 0;  // largest segment we send
+  std::uint16_t rcv_mss = 0;  // what we advertised
+  int snd_wscale = -1, rcv_wscale = -1;  // -1: window scaling not in use
+  bool timestamps = false, sack_permitted = false;
+  std::uint32_t iss = 0, irs = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+};
+
+struct segment_summary {
+  endpoint src, dst;
+  std::uint8_t flags = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint16_t window = 0;
+  std::uint32_t payload_len = 0;
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> wscale;
+  bool sack_permitted = false;
+  std::optional<std::uint32_t> tsval, tsecr;
+};
+
+// One hook for `--trace` and the demo's step-by-step output. Called
+// synchronously for every TCP segment in and out (after parsing, before
+// processing for input; as emitted for output).
+class segment_observer {
+ public:
+  virtual ~segment_observer() = default;
+  enum class direction { in, out };
+  virtual void on_segment(direction d, time_point now, const segment_summary& s) = 0;
+};
+
+
+class engine {
+ public:
+  // `seed` keys the ISN hash (RFC 6528), the SYN-cookie secret and the port
+  // randomisation; the runtime passes fresh randomness, tests a constant.
+  engine(const settings& s, const interface_config& iface, std::uint64_t seed);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // --- driving ---
+  void on_frame(bytes frame, time_point now, rx_meta meta = {});
+  void on_timer(time_point now);                 // fires whatever is due
+  std::optional<time_point> next_deadline() const;
+  // Writes the next outgoing frame into `out` (at least mtu + 14 bytes) and
+  // returns its length, or 0 when there is nothing to send.
+  std::size_t next_frame(mut_bytes out, time_point now);
+  std::optional<event> next_event();
+
+  // --- sockets ---
+  // errc::address_in_use, errc::invalid_argument (port 0).
+  result<listener_id, std::errc> listen(std::uint16_t port, int backlog);
+  void close_listener(listener_id l, time_point now);  // pending connections are reset
+  std::optional<conn_id> accept(listener_id l);         // pops the accept queue
+
+  // Active open. The result is immediate (errc::address_not_available when no
+  // ephemeral port is free, errc::network_unreachable with no route); the
+  // handshake's outcome arrives as a `connected` or `connect_failed` event.
+  result<conn_id, std::errc> connect(endpoint remote, time_point now);
+
+  std::size_t send(conn_id c, bytes data, time_point now);  // bytes queued; 0 when the buffer is full
+  std::size_t recv(conn_id c, mut_bytes out, time_point now);
+  bool at_eof(conn_id c) const;            // FIN received and all data read
+  std::errc error(conn_id c) const;        // why it failed, or errc{}
+  void shutdown_send(conn_id c, time_point now);  // FIN after queued data
+  void close(conn_id c, time_point now);   // shutdown_send + release the id when done
+  void abort(conn_id c, time_point now);   // RST now, release the id
+  std::optional<conn_info> info(conn_id c) const;
+
+  // --- observing ---
+  const counters& stats() const;
+  void set_observer(segment_observer* o);  // nullptr to stop
+  const settings& config() const;
+  const interface_config& iface() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> p_;
+};
+
+}  // namespace coronet
