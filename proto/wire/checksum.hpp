@@ -10,6 +10,7 @@ namespace coronet::wire {
 
 // Adds `data` to a running 32-bit one's-complement accumulator. Odd-length
 // spans are padded with a zero byte (only the last span of a sum may be odd).
+// Any length, a 64 KiB TSO super-frame included, is summed without overflow.
 std::uint32_t csum_add(std::uint32_t sum, bytes data);
 // Folds the accumulator to 16 bits and complements it: the value to store.
 std::uint16_t csum_fold(std::uint32_t sum);

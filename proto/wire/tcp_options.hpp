@@ -46,7 +46,9 @@ result<tcp_options> parse_tcp_options(bytes area);
 std::size_t tcp_options_len(const tcp_options& o);
 // Writes the options NOP-padded to a multiple of 4, in the order Linux sends
 // them (MSS, SACK-permitted+timestamps, window scale; SACK blocks last).
-// Returns the length written, or 0 if `out` is too small.
+// SACK blocks that would push the area past 40 bytes are left out (3 fit
+// beside timestamps). Returns the length written (0 for no options), or 0 if
+// `out` is shorter than tcp_options_len(o).
 std::size_t emit_tcp_options(const tcp_options& o, mut_bytes out);
 
 }  // namespace coronet::wire

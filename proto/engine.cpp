@@ -1,0 +1,425 @@
+// proto/engine.cpp - the engine shell: Ethernet in and out, ARP, IPv4, ICMP
+// echo, routing to the next hop, the TX ring and the event queue. TCP itself
+// lives in proto/tcp/layer.cpp; the shell feeds it parsed segments and sends
+// what it emits.
+#include "proto/engine.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <vector>
+
+#include "proto/arp/neighbor_cache.hpp"
+#include "proto/tcp/layer.hpp"
+#include "proto/wire/arp.hpp"
+#include "proto/wire/ethernet.hpp"
+#include "proto/wire/icmp.hpp"
+#include "proto/wire/ipv4.hpp"
+#include "proto/wire/tcp.hpp"
+
+namespace coronet {
+
+const char* to_string(tcp_state s) {
+  switch (s) {
+    case tcp_state::closed: return "CLOSED";
+    case tcp_state::listen: return "LISTEN";
+    case tcp_state::syn_sent: return "SYN-SENT";
+    case tcp_state::syn_received: return "SYN-RECEIVED";
+    case tcp_state::established: return "ESTABLISHED";
+    case tcp_state::fin_wait_1: return "FIN-WAIT-1";
+    case tcp_state::fin_wait_2: return "FIN-WAIT-2";
+    case tcp_state::close_wait: return "CLOSE-WAIT";
+    case tcp_state::closing: return "CLOSING";
+    case tcp_state::last_ack: return "LAST-ACK";
+    case tcp_state::time_wait: return "TIME-WAIT";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::size_t eth_len = wire::ethernet_header_len;
+constexpr std::size_t eth_min_frame = 60;  // ETH_ZLEN: shorter frames are padded
+constexpr std::size_t tx_slots = 256;
+
+// Outgoing frames, copied out by next_frame(). Slots are preallocated; a
+// frame is written in place between reserve() and commit().
+class tx_ring {
+ public:
+  tx_ring(std::size_t slots, std::size_t slot_size)
+      : slot_size_(slot_size), data_(slots * slot_size), len_(slots) {}
+
+  mut_bytes reserve() {
+    if (count_ == len_.size()) return {};
+    return slot((head_ + count_) % len_.size());
+  }
+  void commit(std::size_t len) {
+    assert(count_ < len_.size() && len <= slot_size_);
+    len_[(head_ + count_) % len_.size()] = len;
+    ++count_;
+  }
+  bool empty() const { return count_ == 0; }
+  bytes front() { return slot(head_).first(len_[head_]); }
+  void pop() {
+    head_ = (head_ + 1) % len_.size();
+    --count_;
+  }
+
+ private:
+  mut_bytes slot(std::size_t i) { return mut_bytes(data_.data() + i * slot_size_, slot_size_); }
+  std::size_t slot_size_;
+  std::vector<std::uint8_t> data_;
+  std::vector<std::size_t> len_;
+  std::size_t head_ = 0, count_ = 0;
+};
+
+// A FIFO over a vector that doubles only when full: no allocation in steady state.
+template <class T>
+class fifo {
+ public:
+  explicit fifo(std::size_t cap) : buf_(cap) {}
+  void push(const T& v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) % buf_.size()] = v;
+    ++size_;
+  }
+  std::optional<T> pop() {
+    if (size_ == 0) return std::nullopt;
+    T v = buf_[head_];
+    head_ = (head_ + 1) % buf_.size();
+    --size_;
+    return v;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> bigger(buf_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) % buf_.size()];
+    buf_.swap(bigger);
+    head_ = 0;
+  }
+  std::vector<T> buf_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+}  // namespace
+
+struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache::hooks {
+  impl(const settings& s, const interface_config& ifc, std::uint64_t seed)
+      : cfg(s),
+        iface(ifc),
+        frame_size(iface.mtu + eth_len),
+        tx(tx_slots, std::max(frame_size, eth_min_frame)),
+        neigh(arp::neighbor_limits::from(cfg, std::max(frame_size, eth_min_frame))),
+        events(64),
+        tcp(cfg, iface.addr, static_cast<std::uint16_t>(iface.mtu - 40), seed, stats, *this, *this) {
+    unreachable.reserve(16);
+  }
+
+  // --- receive ---
+  void on_frame(bytes frame, time_point now, rx_meta meta);
+  void on_arp(bytes payload, time_point now);
+  void on_ipv4(bytes packet, time_point now, rx_meta meta);
+  void on_icmp(const wire::ipv4_header& ip, bytes message, time_point now);
+
+  // --- transmit ---
+  std::optional<ipv4_addr> route(ipv4_addr dst) const;
+  template <class Build>
+  bool output_ip(ipv4_addr next_hop, time_point now, Build&& build);
+  mut_bytes tx_reserve();
+  void tx_commit(mut_bytes slot, std::size_t len);
+  void send_arp(wire::arp_op op, mac_addr eth_dst, mac_addr tha, ipv4_addr tpa);
+  void release_pending(ipv4_addr ip, mac_addr mac);
+
+  // tcp::ip_output
+  bool send_segment(ipv4_addr dst, const wire::tcp_header& h, bytes payload, bytes payload2,
+                    time_point now) override;
+  bool has_route(ipv4_addr dst) const override { return route(dst).has_value(); }
+  // tcp::event_sink
+  void push(const event& e) override { events.push(e); }
+  // neighbor_cache::hooks
+  void send_request(ipv4_addr ip) override {
+    send_arp(wire::arp_op::request, mac_addr::broadcast(), mac_addr{}, ip);
+  }
+  void discarded(ipv4_addr, bytes frame) override;
+  void failed(ipv4_addr ip) override { note_unreachable(ip); }
+  void note_unreachable(ipv4_addr ip) {
+    if (std::find(unreachable.begin(), unreachable.end(), ip) == unreachable.end()) unreachable.push_back(ip);
+  }
+
+  settings cfg;
+  interface_config iface;
+  std::size_t frame_size;
+  counters stats;
+  tx_ring tx;
+  bool tx_full_reported = false;
+  arp::neighbor_cache neigh;
+  fifo<event> events;
+  std::uint16_t ip_id = 0;
+  std::vector<ipv4_addr> unreachable;  // destinations whose neighbour failed, this on_timer
+  tcp::layer tcp;  // last: it holds references to the members above
+};
+
+// ---------------------------------------------------------------- receive
+
+void engine::impl::on_frame(bytes frame, time_point now, rx_meta meta) {
+  // No upper bound on the length: over veth the kernel hands TSO super-frames
+  // far above the MTU to AF_PACKET (see MEASURED.md).
+  auto eth = wire::ethernet_view::parse(frame);
+  if (!eth) return stats.bump(eth.error());
+  auto h = eth->header();
+  if (h.dst != iface.mac && !h.dst.is_broadcast()) return stats.bump(drop::eth_not_for_us);
+  switch (static_cast<wire::ethertype>(h.type)) {
+    case wire::ethertype::arp: return on_arp(eth->payload(), now);
+    case wire::ethertype::ipv4: return on_ipv4(eth->payload(), now, meta);
+    default: return stats.bump(drop::eth_unknown_type);
+  }
+}
+
+// RFC 826 "Packet Reception".
+void engine::impl::on_arp(bytes payload, time_point now) {
+  auto a = wire::parse_arp(payload);
+  if (!a) return stats.bump(a.error());
+  stats.bump(a->op == wire::arp_op::request ? counter::arp_in_requests : counter::arp_in_replies);
+  bool for_us = a->tpa == iface.addr;
+  // Merge: refresh a sender we already know; add it only if we are the target.
+  // An RFC 5227 probe (sender 0.0.0.0) and a claim to our own address teach nothing.
+  if (a->spa.value != 0 && a->spa != iface.addr && neigh.update(a->spa, a->sha, now, for_us)) {
+    release_pending(a->spa, a->sha);
+  }
+  if (!for_us) return stats.bump(drop::arp_not_for_us);
+  if (a->op == wire::arp_op::request) {
+    send_arp(wire::arp_op::reply, a->sha, a->sha, a->spa);
+    stats.bump(counter::arp_out_replies);
+  }
+}
+
+void engine::impl::on_ipv4(bytes packet, time_point now, rx_meta meta) {
+  stats.bump(counter::ip_in_receives);  // Linux ip_rcv_core(): counted before validation
+  auto ip = wire::ipv4_view::parse(packet);
+  if (!ip) return stats.bump(ip.error());
+  auto h = ip->header();
+  if (h.dst != iface.addr) return stats.bump(drop::ipv4_not_for_us);
+  if (ip->is_fragment()) return stats.bump(drop::ipv4_fragment);
+  switch (static_cast<wire::ip_proto>(h.proto)) {
+    case wire::ip_proto::icmp:
+      stats.bump(counter::ip_in_delivers);
+      return on_icmp(h, ip->payload(), now);
+    case wire::ip_proto::tcp: {
+      stats.bump(counter::ip_in_delivers);
+      // TP_STATUS_CSUMNOTREADY: the checksum field holds only the pseudo-header sum.
+      auto seg = wire::tcp_view::parse(ip->payload(), h.src, h.dst, !meta.csum_not_ready);
+      if (!seg) {
+        stats.bump(counter::tcp_in_errs);  // Linux tcp_v4_rcv(): bad segments count InErrs too
+        return stats.bump(seg.error());
+      }
+      return tcp.on_segment(h, *seg, now);
+    }
+    default:
+      return stats.bump(drop::ipv4_unknown_proto);
+  }
+}
+
+// RFC 792 echo: the reply carries the request's identifier, sequence number
+// and data back to its source (Linux icmp_echo()).
+void engine::impl::on_icmp(const wire::ipv4_header& ip, bytes message, time_point now) {
+  auto m = wire::parse_icmp_echo(message);
+  if (!m) return stats.bump(m.error());
+  if (m->type != wire::icmp_type::echo_request) return stats.bump(drop::icmp_unsupported);
+  stats.bump(counter::icmp_in_echos);
+  auto nh = route(ip.src);
+  std::size_t icmp_len = wire::icmp_echo_header_len + m->data.size();
+  if (!nh || wire::ipv4_min_header_len + icmp_len > iface.mtu) return;
+  wire::icmp_echo reply{wire::icmp_type::echo_reply, m->id, m->seq, m->data};
+  wire::ipv4_header h;
+  h.src = iface.addr;
+  h.dst = ip.src;
+  h.proto = static_cast<std::uint8_t>(wire::ip_proto::icmp);
+  h.ttl = static_cast<std::uint8_t>(cfg.ip_default_ttl);
+  h.tos = ip.tos;
+  h.dont_fragment = false;
+  h.payload_len = static_cast<std::uint16_t>(icmp_len);
+  bool sent = output_ip(*nh, now, [&](mut_bytes out) -> std::size_t {
+    h.id = ip_id++;
+    if (wire::emit(h, out) == 0) return 0;
+    std::size_t n = wire::emit(reply, out.subspan(wire::ipv4_min_header_len));
+    return n == 0 ? 0 : wire::ipv4_min_header_len + n;
+  });
+  if (sent) stats.bump(counter::icmp_out_echo_reps);
+}
+
+// ---------------------------------------------------------------- transmit
+
+// On-link destinations are their own next hop; everything else goes to the
+// gateway, if there is one.
+std::optional<ipv4_addr> engine::impl::route(ipv4_addr dst) const {
+  std::uint32_t mask = prefix_mask(iface.prefix_len);
+  if ((dst.value & mask) == (iface.addr.value & mask)) return dst;
+  return iface.gateway;
+}
+
+mut_bytes engine::impl::tx_reserve() {
+  mut_bytes slot = tx.reserve();
+  if (slot.empty()) {
+    stats.bump(drop::tx_queue_full);
+    tx_full_reported = true;
+  }
+  return slot;
+}
+
+void engine::impl::tx_commit(mut_bytes slot, std::size_t len) {
+  if (len < eth_min_frame) {
+    std::memset(slot.data() + len, 0, eth_min_frame - len);
+    len = eth_min_frame;
+  }
+  tx.commit(len);
+}
+
+// Writes Ethernet + whatever `build` puts after it either into the TX ring
+// (next hop resolved) or into the neighbour's pending queue (Linux
+// neigh_resolve_output() / __neigh_event_send()). build(out) returns the IP
+// packet's length, 0 on failure.
+template <class Build>
+bool engine::impl::output_ip(ipv4_addr next_hop, time_point now, Build&& build) {
+  auto d = neigh.resolve(next_hop, now);
+  if (d.send_request) send_request(next_hop);
+  mut_bytes buf;
+  if (d.send_now) {
+    buf = tx_reserve();
+    if (buf.empty()) return false;
+  } else {
+    buf = neigh.reserve(next_hop);
+    if (buf.empty()) {
+      stats.bump(drop::neighbor_queue_full);
+      return false;
+    }
+  }
+  // The destination MAC of a queued frame is filled in when ARP answers.
+  wire::ethernet_header eh{d.send_now ? d.mac : mac_addr{}, iface.mac,
+                           static_cast<std::uint16_t>(wire::ethertype::ipv4)};
+  wire::emit(eh, buf);
+  std::size_t n = build(buf.subspan(eth_len));
+  if (n == 0) return false;
+  if (d.send_now) {
+    tx_commit(buf, eth_len + n);
+  } else {
+    neigh.commit(next_hop, eth_len + n);
+  }
+  stats.bump(counter::ip_out_requests);
+  return true;
+}
+
+void engine::impl::send_arp(wire::arp_op op, mac_addr eth_dst, mac_addr tha, ipv4_addr tpa) {
+  mut_bytes buf = tx_reserve();
+  if (buf.empty()) return;
+  wire::emit(wire::ethernet_header{eth_dst, iface.mac, static_cast<std::uint16_t>(wire::ethertype::arp)}, buf);
+  wire::emit(wire::arp_packet{op, iface.mac, iface.addr, tha, tpa}, buf.subspan(eth_len));
+  tx_commit(buf, eth_len + wire::arp_packet_len);
+  if (op == wire::arp_op::request) stats.bump(counter::arp_out_requests);
+}
+
+// The neighbour answered: its queued frames leave in the order they came.
+void engine::impl::release_pending(ipv4_addr ip, mac_addr mac) {
+  neigh.drain(ip, [&](mut_bytes frame) {
+    mut_bytes slot = tx_reserve();
+    if (slot.empty()) return;  // counted tx_queue_full; TCP retransmits
+    std::copy(mac.b.begin(), mac.b.end(), frame.begin());
+    std::copy(frame.begin(), frame.end(), slot.begin());
+    tx_commit(slot, frame.size());
+  });
+}
+
+void engine::impl::discarded(ipv4_addr, bytes frame) {
+  stats.bump(drop::neighbor_unresolved);
+  // Tell TCP about each destination that was waiting, not only the next hop
+  // (which may be the gateway). Linux reports the error per queued skb.
+  auto ip = wire::ipv4_view::parse(frame.subspan(eth_len));
+  if (ip) note_unreachable(ip->header().dst);
+}
+
+bool engine::impl::send_segment(ipv4_addr dst, const wire::tcp_header& th, bytes payload, bytes payload2,
+                                time_point now) {
+  auto nh = route(dst);
+  if (!nh) return false;
+  std::size_t seg_len = wire::tcp_header_len(th) + payload.size() + payload2.size();
+  if (wire::ipv4_min_header_len + seg_len > iface.mtu) return false;  // TCP sizes segments by the MSS
+  wire::ipv4_header h;
+  h.src = iface.addr;
+  h.dst = dst;
+  h.proto = static_cast<std::uint8_t>(wire::ip_proto::tcp);
+  h.ttl = static_cast<std::uint8_t>(cfg.ip_default_ttl);
+  h.dont_fragment = true;  // Linux sets DF on TCP (path MTU discovery)
+  h.payload_len = static_cast<std::uint16_t>(seg_len);
+  return output_ip(*nh, now, [&](mut_bytes out) -> std::size_t {
+    h.id = ip_id++;
+    if (wire::emit(h, out) == 0) return 0;
+    std::size_t n = wire::emit(th, payload, iface.addr, dst, out.subspan(wire::ipv4_min_header_len), payload2);
+    return n == 0 ? 0 : wire::ipv4_min_header_len + n;
+  });
+}
+
+// ---------------------------------------------------------------- engine
+
+engine::engine(const settings& s, const interface_config& iface, std::uint64_t seed)
+    : p_(std::make_unique<impl>(s, iface, seed)) {}
+engine::~engine() = default;
+
+void engine::on_frame(bytes frame, time_point now, rx_meta meta) { p_->on_frame(frame, now, meta); }
+
+void engine::on_timer(time_point now) {
+  p_->unreachable.clear();
+  p_->neigh.on_timer(now, *p_);
+  // After the cache's walk: TCP may send (an RST, another SYN) and so
+  // resolve() again.
+  for (ipv4_addr dst : p_->unreachable) p_->tcp.on_neighbor_failed(dst, now);
+  p_->unreachable.clear();
+  p_->tcp.on_timer(now);
+}
+
+std::optional<time_point> engine::next_deadline() const {
+  auto a = p_->neigh.next_deadline();
+  auto b = p_->tcp.next_deadline();
+  if (a && b) return std::min(*a, *b);
+  return a ? a : b;
+}
+
+std::size_t engine::next_frame(mut_bytes out, time_point now) {
+  if (p_->tx.empty()) return 0;
+  bytes f = p_->tx.front();
+  assert(out.size() >= f.size());
+  if (out.size() < f.size()) return 0;
+  std::copy(f.begin(), f.end(), out.begin());
+  std::size_t n = f.size();
+  p_->tx.pop();
+  if (p_->tx_full_reported) {
+    p_->tx_full_reported = false;
+    p_->tcp.on_tx_space(now);
+  }
+  return n;
+}
+
+std::optional<event> engine::next_event() { return p_->events.pop(); }
+
+result<listener_id, std::errc> engine::listen(std::uint16_t port, int backlog) {
+  return p_->tcp.listen(port, backlog);
+}
+void engine::close_listener(listener_id l, time_point now) { p_->tcp.close_listener(l, now); }
+std::optional<conn_id> engine::accept(listener_id l) { return p_->tcp.accept(l); }
+result<conn_id, std::errc> engine::connect(endpoint remote, time_point now) {
+  return p_->tcp.connect(remote, now);
+}
+std::size_t engine::send(conn_id c, bytes data, time_point now) { return p_->tcp.send(c, data, now); }
+std::size_t engine::recv(conn_id c, mut_bytes out, time_point now) { return p_->tcp.recv(c, out, now); }
+bool engine::at_eof(conn_id c) const { return p_->tcp.at_eof(c); }
+std::errc engine::error(conn_id c) const { return p_->tcp.error(c); }
+void engine::shutdown_send(conn_id c, time_point now) { p_->tcp.shutdown_send(c, now); }
+void engine::close(conn_id c, time_point now) { p_->tcp.close(c, now); }
+void engine::abort(conn_id c, time_point now) { p_->tcp.abort(c, now); }
+std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c); }
+
+const counters& engine::stats() const { return p_->stats; }
+void engine::set_observer(segment_observer* o) { p_->tcp.set_observer(o); }
+const settings& engine::config() const { return p_->cfg; }
+const interface_config& engine::iface() const { return p_->iface; }
+
+}  // namespace coronet

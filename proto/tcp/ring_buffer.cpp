@@ -1,0 +1,47 @@
+#include "proto/tcp/ring_buffer.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace coronet::tcp {
+
+ring_buffer::ring_buffer(std::size_t capacity)
+    : buf_(capacity ? std::make_unique<std::uint8_t[]>(capacity) : nullptr), cap_(capacity) {}
+
+std::size_t ring_buffer::write(bytes data) {
+  std::size_t n = std::min(data.size(), free());
+  std::size_t tail = (head_ + len_) % (cap_ ? cap_ : 1);
+  std::size_t first = std::min(n, cap_ - tail);
+  if (first) std::memcpy(buf_.get() + tail, data.data(), first);
+  if (n > first) std::memcpy(buf_.get(), data.data() + first, n - first);
+  len_ += n;
+  return n;
+}
+
+std::size_t ring_buffer::read(mut_bytes out) {
+  std::size_t n = std::min(out.size(), len_);
+  auto [a, b] = peek(0, n);
+  if (!a.empty()) std::memcpy(out.data(), a.data(), a.size());
+  if (!b.empty()) std::memcpy(out.data() + a.size(), b.data(), b.size());
+  consume(n);
+  return n;
+}
+
+void ring_buffer::consume(std::size_t n) {
+  assert(n <= len_);
+  len_ -= n;
+  head_ = len_ == 0 ? 0 : (head_ + n) % cap_;
+}
+
+std::pair<bytes, bytes> ring_buffer::peek(std::size_t offset, std::size_t n) const {
+  assert(offset + n <= len_);
+  if (n == 0) return {};
+  std::size_t start = (head_ + offset) % cap_;
+  std::size_t first = std::min(n, cap_ - start);
+  bytes a{buf_.get() + start, first};
+  bytes b = n > first ? bytes{buf_.get(), n - first} : bytes{};
+  return {a, b};
+}
+
+}  // namespace coronet::tcp

@@ -1,0 +1,40 @@
+// proto/tcp/ring_buffer.hpp - a fixed-capacity byte ring, allocated once per
+// connection: the send buffer (bytes from SND.UNA on) and the receive buffer
+// (bytes the application has not read yet).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "proto/types.hpp"
+
+namespace coronet::tcp {
+
+class ring_buffer {
+ public:
+  ring_buffer() = default;
+  explicit ring_buffer(std::size_t capacity);
+
+  std::size_t capacity() const { return cap_; }
+  std::size_t size() const { return len_; }
+  std::size_t free() const { return cap_ - len_; }
+  bool empty() const { return len_ == 0; }
+
+  // Appends as much of `data` as fits; returns the count.
+  std::size_t write(bytes data);
+  // Copies up to out.size() bytes from the front and removes them.
+  std::size_t read(mut_bytes out);
+  // Removes n bytes from the front (n <= size()).
+  void consume(std::size_t n);
+  // The bytes [offset, offset + n) counted from the front, as at most two
+  // spans (the second is empty unless the range wraps).
+  std::pair<bytes, bytes> peek(std::size_t offset, std::size_t n) const;
+
+ private:
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::size_t cap_ = 0, head_ = 0, len_ = 0;
+};
+
+}  // namespace coronet::tcp

@@ -1,0 +1,75 @@
+// proto/wire/tcp.cpp - TCP header parse and emit (RFC 9293 3.1).
+#include "proto/wire/tcp.hpp"
+
+#include <cstring>
+
+#include "proto/wire/checksum.hpp"
+#include "proto/wire/ipv4.hpp"
+
+namespace coronet::wire {
+
+namespace {
+constexpr std::uint8_t proto_tcp = static_cast<std::uint8_t>(ip_proto::tcp);
+
+// The pseudo-header carries a 16-bit length; IPv4 cannot deliver more. The
+// length is added as a plain number so a larger span (never from ipv4_view)
+// cannot be truncated into a wrong but passing sum.
+std::uint32_t pseudo_sum(ipv4_addr src, ipv4_addr dst, std::size_t len) {
+  return pseudo_header_sum(src, dst, proto_tcp, 0) + static_cast<std::uint32_t>(len);
+}
+}  // namespace
+
+result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bool verify_checksum) {
+  if (segment.size() < tcp_min_header_len) return drop::tcp_too_short;
+  const std::uint8_t* p = segment.data();
+  // RFC 9293 3.1 Data Offset: header length in 32-bit words, at least 5.
+  const std::size_t header_len = (std::size_t{p[12]} >> 4) * 4;
+  if (header_len < tcp_min_header_len || header_len > segment.size()) return drop::tcp_bad_data_offset;
+  // RFC 9293 3.1 Checksum: over pseudo-header, header and data; Linux
+  // tcp_v4_rcv() -> tcp_checksum_complete() counts failures as InCsumErrors.
+  if (verify_checksum && csum_fold(csum_add(pseudo_sum(src, dst, segment.size()), segment)) != 0) {
+    return drop::tcp_bad_checksum;
+  }
+  auto opts = parse_tcp_options(segment.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
+  if (!opts) return opts.error();
+
+  tcp_view v;
+  v.h_.src_port = load_be16(p);
+  v.h_.dst_port = load_be16(p + 2);
+  v.h_.seq = load_be32(p + 4);
+  v.h_.ack = load_be32(p + 8);
+  v.h_.flags = p[13];  // CWR ECE URG ACK PSH RST SYN FIN; the reserved bits and NS are ignored
+  v.h_.window = load_be16(p + 14);
+  v.h_.urgent = load_be16(p + 18);
+  v.h_.options = *opts;
+  v.payload_ = segment.subspan(header_len);
+  return v;
+}
+
+std::size_t tcp_header_len(const tcp_header& h) { return tcp_min_header_len + tcp_options_len(h.options); }
+
+std::size_t emit(const tcp_header& h, bytes payload, ipv4_addr src, ipv4_addr dst, mut_bytes out,
+                 bytes payload2) {
+  const std::size_t header_len = tcp_header_len(h);
+  const std::size_t len = header_len + payload.size() + payload2.size();
+  if (out.size() < len) return 0;
+  std::uint8_t* p = out.data();
+  store_be16(p, h.src_port);
+  store_be16(p + 2, h.dst_port);
+  store_be32(p + 4, h.seq);
+  store_be32(p + 8, h.ack);
+  p[12] = static_cast<std::uint8_t>((header_len / 4) << 4);
+  p[13] = h.flags;
+  store_be16(p + 14, h.window);
+  store_be16(p + 16, 0);
+  store_be16(p + 18, h.urgent);
+  emit_tcp_options(h.options, out.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
+  // Payload parts are copied back to back, so the checksum below is one pass
+  // over contiguous bytes and an odd-length first part needs no special case.
+  if (!payload.empty()) std::memmove(p + header_len, payload.data(), payload.size());
+  if (!payload2.empty()) std::memmove(p + header_len + payload.size(), payload2.data(), payload2.size());
+  store_be16(p + 16, csum_fold(csum_add(pseudo_sum(src, dst, len), bytes(p, len))));
+  return len;
+}
+
+}  // namespace coronet::wire

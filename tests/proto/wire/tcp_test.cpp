@@ -1,0 +1,235 @@
+// tests/proto/wire/tcp_test.cpp - TCP header round trips, checksum, malformed segments.
+#include "proto/wire/tcp.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "proto/wire/checksum.hpp"
+#include "wire_test_util.hpp"
+
+using namespace coronet;
+using namespace coronet::wire;
+using coronet::test::exact;
+using coronet::test::view;
+
+namespace {
+const ipv4_addr src = make_ipv4(198, 18, 9, 1);
+const ipv4_addr dst = make_ipv4(198, 18, 9, 2);
+
+tcp_header sample() {
+  tcp_header h;
+  h.src_port = 48022;
+  h.dst_port = 5001;
+  h.seq = 0xee4b2226u;
+  h.ack = 0x2de0b8eau;
+  h.flags = tcp_flag::ack | tcp_flag::psh;
+  h.window = 63;
+  h.urgent = 0;
+  h.options.timestamps = tcp_timestamps{2045706923u, 2568910556u};
+  return h;
+}
+
+std::vector<std::uint8_t> payload_of(std::size_t n) {
+  std::vector<std::uint8_t> p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(i * 13 + 1);
+  return p;
+}
+
+std::vector<std::uint8_t> segment(const tcp_header& h, bytes payload = {}) {
+  std::vector<std::uint8_t> out(tcp_header_len(h) + payload.size());
+  REQUIRE(emit(h, payload, src, dst, out) == out.size());
+  return out;
+}
+
+// Recomputes the checksum after a test edits the segment.
+void fix_checksum(std::vector<std::uint8_t>& s) {
+  store_be16(&s[16], 0);
+  store_be16(&s[16], csum_fold(csum_add(pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(s.size())),
+                                        view(s))));
+}
+
+drop error_of(const std::vector<std::uint8_t>& s, bool verify = true) {
+  auto v = tcp_view::parse(view(exact(view(s))), src, dst, verify);
+  REQUIRE_FALSE(v);
+  return v.error();
+}
+}  // namespace
+
+TEST_CASE("tcp: emit then parse returns the same header and payload") {
+  const auto data = payload_of(100);
+  auto s = segment(sample(), data);
+  auto v = tcp_view::parse(view(s), src, dst);
+  REQUIRE(v);
+  CHECK(v->header() == sample());
+  REQUIRE(v->payload().size() == 100);
+  CHECK(v->payload().data() == s.data() + 32);
+  CHECK(std::vector<std::uint8_t>(v->payload().begin(), v->payload().end()) == data);
+}
+
+TEST_CASE("tcp: every flag bit and the urgent pointer round-trip") {
+  for (std::uint8_t f : {tcp_flag::fin, tcp_flag::syn, tcp_flag::rst, tcp_flag::psh, tcp_flag::ack, tcp_flag::urg,
+                         tcp_flag::ece, tcp_flag::cwr, std::uint8_t{0xff}, std::uint8_t{0}}) {
+    auto h = sample();
+    h.flags = f;
+    h.urgent = 0x1234;
+    h.options = {};
+    auto v = tcp_view::parse(view(segment(h)), src, dst);
+    REQUIRE(v);
+    CAPTURE(int(f));
+    CHECK(v->header() == h);
+  }
+}
+
+TEST_CASE("tcp: emit derives the data offset from the options length") {
+  auto h = sample();
+  h.options = {};
+  CHECK(tcp_header_len(h) == 20);
+  CHECK(segment(h)[12] == 0x50);
+  h.options.mss = 1460;
+  CHECK(tcp_header_len(h) == 24);
+  CHECK(segment(h)[12] == 0x60);
+  h.options.sack_permitted = true;
+  h.options.timestamps = tcp_timestamps{1, 0};
+  h.options.window_scale = 7;
+  CHECK(tcp_header_len(h) == 40);
+  CHECK(segment(h)[12] == 0xa0);
+  h.options.window_scale.reset();
+  h.options.mss.reset();
+  h.options.sack_count = 3;
+  CHECK(tcp_header_len(h) == 60);  // 40 bytes of options: the largest header
+  CHECK(segment(h)[12] == 0xf0);
+}
+
+TEST_CASE("tcp: the checksum covers pseudo-header, header and payload") {
+  const auto data = payload_of(33);  // odd length
+  auto s = segment(sample(), data);
+  std::vector<std::uint8_t> pseudo = {0xc6, 0x12, 0x09, 0x01, 0xc6, 0x12, 0x09, 0x02, 0, 6, 0, 0};
+  store_be16(&pseudo[10], static_cast<std::uint16_t>(s.size()));
+  pseudo.insert(pseudo.end(), s.begin(), s.end());
+  CHECK(coronet::test::reference_checksum(view(pseudo)) == 0);
+}
+
+TEST_CASE("tcp: a payload split over payload and payload2 gives the same bytes as one payload") {
+  const auto data = payload_of(61);
+  const auto whole = segment(sample(), data);
+  for (std::size_t cut = 0; cut <= data.size(); ++cut) {  // odd and even cuts alike
+    std::vector<std::uint8_t> out(whole.size());
+    REQUIRE(emit(sample(), bytes(data).first(cut), src, dst, out, bytes(data).subspan(cut)) == out.size());
+    CAPTURE(cut);
+    CHECK(out == whole);
+  }
+}
+
+TEST_CASE("tcp: emit returns 0 for any buffer shorter than the segment") {
+  const auto data = payload_of(10);
+  const std::size_t need = tcp_header_len(sample()) + 10;
+  for (std::size_t n = 0; n < need; ++n) {
+    std::vector<std::uint8_t> out(n);
+    CAPTURE(n);
+    CHECK(emit(sample(), data, src, dst, out) == 0);
+  }
+}
+
+TEST_CASE("tcp: every segment shorter than 20 bytes -> tcp_too_short") {
+  auto h = sample();
+  h.options = {};
+  const auto full = segment(h);
+  for (std::size_t n = 0; n < tcp_min_header_len; ++n) {
+    CAPTURE(n);
+    CHECK(error_of(std::vector<std::uint8_t>(full.begin(), full.begin() + static_cast<long>(n))) ==
+          drop::tcp_too_short);
+  }
+}
+
+TEST_CASE("tcp: a data offset below 5 -> tcp_bad_data_offset") {
+  for (std::uint8_t doff = 0; doff < 5; ++doff) {
+    auto s = segment(sample(), payload_of(8));
+    s[12] = static_cast<std::uint8_t>(doff << 4);
+    fix_checksum(s);
+    CAPTURE(int(doff));
+    CHECK(error_of(s) == drop::tcp_bad_data_offset);
+  }
+}
+
+TEST_CASE("tcp: a data offset past the end of the segment -> tcp_bad_data_offset") {
+  auto h = sample();
+  h.options = {};
+  auto s = segment(h, payload_of(19));  // 39 bytes
+  s[12] = 0xa0;                         // claims a 40-byte header
+  fix_checksum(s);
+  CHECK(error_of(s) == drop::tcp_bad_data_offset);
+  s[12] = 0xf0;
+  fix_checksum(s);
+  CHECK(error_of(s) == drop::tcp_bad_data_offset);
+  auto bare = segment(h);  // 20 bytes
+  bare[12] = 0x60;
+  fix_checksum(bare);
+  CHECK(error_of(bare) == drop::tcp_bad_data_offset);
+}
+
+TEST_CASE("tcp: a data offset that ends exactly at the segment end leaves an empty payload") {
+  auto h = sample();
+  h.options = {};
+  auto s = segment(h, std::vector<std::uint8_t>(40, 0x01));  // 40 NOPs
+  s[12] = 0xf0;                                              // ... all of them options
+  fix_checksum(s);
+  const auto s_exact = exact(view(s));
+  auto v = tcp_view::parse(view(s_exact), src, dst);
+  REQUIRE(v);
+  CHECK(v->payload().empty());
+  CHECK(v->header().options == tcp_options{});
+}
+
+TEST_CASE("tcp: a bad checksum -> tcp_bad_checksum, unless verification is off") {
+  auto s = segment(sample(), payload_of(14));
+  s[40] ^= 0x20;  // a payload byte
+  CHECK(error_of(s) == drop::tcp_bad_checksum);
+  auto v = tcp_view::parse(view(s), src, dst, /*verify_checksum=*/false);
+  REQUIRE(v);
+  CHECK(v->payload()[8] == (payload_of(14)[8] ^ 0x20));
+}
+
+TEST_CASE("tcp: the pseudo-header is part of the sum: a different address fails it") {
+  auto s = segment(sample(), payload_of(5));
+  CHECK(tcp_view::parse(view(s), src, dst).has_value());
+  CHECK(tcp_view::parse(view(s), src, make_ipv4(198, 18, 9, 3)).error() == drop::tcp_bad_checksum);
+  CHECK(tcp_view::parse(view(s), make_ipv4(198, 18, 8, 1), dst).error() == drop::tcp_bad_checksum);
+  // A shorter span (a wrong IP length) changes the length in the pseudo-header.
+  CHECK(tcp_view::parse(bytes(s).first(s.size() - 1), src, dst).error() == drop::tcp_bad_checksum);
+}
+
+TEST_CASE("tcp: a checksum left to offload (pseudo-header sum only) parses with verification off") {
+  auto s = segment(sample(), payload_of(20));
+  // What the kernel hands over with TP_STATUS_CSUMNOTREADY: the folded,
+  // uncomplemented pseudo-header sum in the checksum field.
+  const std::uint32_t ph = pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(s.size()));
+  store_be16(&s[16], static_cast<std::uint16_t>(~csum_fold(ph)));
+  CHECK(error_of(s) == drop::tcp_bad_checksum);
+  auto v = tcp_view::parse(view(s), src, dst, false);
+  REQUIRE(v);
+  CHECK(v->header() == sample());
+}
+
+TEST_CASE("tcp: malformed options -> tcp_bad_option after the checksum passes") {
+  auto h = sample();
+  h.options = {};
+  h.options.mss = 1460;
+  auto s = segment(h);
+  s[21] = 5;  // MSS with length 5
+  fix_checksum(s);
+  CHECK(error_of(s) == drop::tcp_bad_option);
+  s[21] = 0;
+  fix_checksum(s);
+  CHECK(error_of(s) == drop::tcp_bad_option);
+}
+
+TEST_CASE("tcp: a 64 KiB segment (a TSO super-frame) checksums and parses") {
+  const auto data = payload_of(65535 - 20 - 32);
+  auto s = segment(sample(), data);
+  auto v = tcp_view::parse(view(s), src, dst);
+  REQUIRE(v);
+  CHECK(v->payload().size() == data.size());
+  s[s.size() - 1] ^= 1;
+  CHECK(error_of(s) == drop::tcp_bad_checksum);
+}
