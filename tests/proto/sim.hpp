@@ -94,7 +94,7 @@ struct sim {
   endpoint client_ep(std::uint16_t port) const { return endpoint{client_if.addr, port}; }
   result<conn_id, std::errc> connect(endpoint remote) { return client.connect(remote, now); }
 
-  // Earliest moment anything is due: a timer of either engine or a delivery.
+  // Earliest timer of either engine or link delivery.
   std::optional<time_point> next_wakeup() const {
     std::optional<time_point> t;
     auto take = [&t](std::optional<time_point> x) {

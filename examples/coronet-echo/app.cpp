@@ -1,0 +1,45 @@
+#include "app.hpp"
+
+#include <net/if.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <string_view>
+
+namespace coronet::echo {
+
+std::optional<net::stack_config> make_config(const options& o, std::string& error) {
+  net::stack_config c;
+  c.ifname = o.iface;
+  c.backend = o.backend;
+  c.addr = o.addr;
+  c.prefix_len = o.prefix_len;
+  c.gateway = o.gateway;
+  c.pcap_path = o.pcap;
+  c.trace = o.trace;
+  for (const auto& s : o.sysctls) {
+    if (std::string e = c.tcp.set(s); !e.empty()) {
+      error = "--sysctl " + s + ": " + e;
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
+std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_config& cfg) {
+  if (if_nametoindex(cfg.ifname.c_str()) == 0) {
+    std::cerr << "coronet-echo: interface " << cfg.ifname << " not found (in this network namespace)\n";
+    return nullptr;
+  }
+  try {
+    return std::make_unique<net::stack>(sched, cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "coronet-echo: cannot open " << cfg.backend << " on " << cfg.ifname << ": " << e.what();
+    if (geteuid() != 0 && std::string_view(e.what()).find("CAP_NET_RAW") == std::string_view::npos)
+      std::cerr << " (not running as root: AF_PACKET needs CAP_NET_RAW)";
+    std::cerr << '\n';
+    return nullptr;
+  }
+}
+
+}  // namespace coronet::echo
