@@ -23,6 +23,19 @@ check "--message round trip" message
 large() { connect --to "$kip:7" --count 20 --size 60000 >"$LAB_TMP/c3.log" 2>&1 || { cat "$LAB_TMP/c3.log"; return 1; }; }
 check "20 messages of 60000 B (many segments each way)" large
 
+pcap_and_trace() {
+  connect --to "$kip:7" --count 3 --pcap "$LAB_TMP/c.pcap" --trace >"$LAB_TMP/c4.log" 2>&1 || { cat "$LAB_TMP/c4.log"; return 1; }
+  # --trace: one tcpdump-style line per segment, the SYN first.
+  grep -q "Flags \[S\]" "$LAB_TMP/c4.log" || { echo "no SYN in --trace output"; head "$LAB_TMP/c4.log"; return 1; }
+  # --pcap: tcpdump reads it; it holds the SYN, the kernel's SYN-ACK and both FINs.
+  local syn synack fin
+  syn=$(tcpdump -nr "$LAB_TMP/c.pcap" 'tcp[tcpflags] == tcp-syn' 2>/dev/null | wc -l)
+  synack=$(tcpdump -nr "$LAB_TMP/c.pcap" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)' 2>/dev/null | wc -l)
+  fin=$(tcpdump -nr "$LAB_TMP/c.pcap" 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null | wc -l)
+  [ "$syn" -eq 1 ] && [ "$synack" -eq 1 ] && [ "$fin" -eq 2 ] || { echo "pcap: syn=$syn synack=$synack fin=$fin"; return 1; }
+}
+check "--pcap file readable by tcpdump with the whole exchange; --trace prints segments" pcap_and_trace
+
 refused() {
   local out rc
   out=$(connect --to "$kip:9" 2>&1); rc=$?

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# coronet-echo's command line: bad input gets a clear message and exit 2;
+# --help exits 0. No lab needed (the missing-privilege case needs root to drop
+# privileges with setpriv, and is skipped without it).
+set -uo pipefail
+bin=${1:?usage: $0 BUILD_BIN_DIR}/coronet-echo
+pass=0 fail=0
+
+# expect NAME STATUS PATTERN ARGS...: runs coronet-echo ARGS, wants STATUS and PATTERN in its output.
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 3
+  local out rc
+  out=$("$bin" "$@" 2>&1); rc=$?
+  if [ "$rc" -eq "$want" ] && grep -q -- "$pattern" <<<"$out"; then
+    echo "ok   - $name"; pass=$((pass + 1))
+  else
+    echo "FAIL - $name: status $rc (want $want), output:"; head -5 <<<"$out"; fail=$((fail + 1))
+  fi
+}
+
+expect "no mode -> usage, exit 2" 2 "no mode given"
+expect "--help -> usage, exit 0" 0 "coronet-echo connect --iface IF" --help
+expect "unknown mode -> exit 2" 2 "listen" listen --iface lo
+expect "unknown flag -> exit 2 naming it" 2 "unknown flag --bogus" serve --bogus
+expect "bad address -> exit 2" 2 "IP/PREFIX" serve --iface lo --addr 1.2.3/24 --port 7
+expect "prefix out of range -> exit 2" 2 "IP/PREFIX\|prefix" serve --iface lo --addr 198.18.0.2/33 --port 7
+expect "missing --port -> exit 2" 2 "port" serve --iface lo --addr 198.18.0.2/24
+expect "bad --to port -> exit 2" 2 "IP:PORT" connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:99999
+expect "bad --count -> exit 2" 2 "count" connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --count -3
+expect "unknown backend -> exit 2" 2 "backend" serve --iface lo --addr 198.18.0.2/24 --port 7 --backend dpdk
+expect "unknown --sysctl name -> exit 2, lists valid names" 2 "net.ipv4.tcp_synack_retries" \
+  serve --iface lo --addr 198.18.0.2/24 --port 7 --sysctl net.ipv4.tcp_nonsense=1
+expect "bad --sysctl value -> exit 2, says what is accepted" 2 "expected an integer" \
+  serve --iface lo --addr 198.18.0.2/24 --port 7 --sysctl net.ipv4.tcp_syn_retries=abc
+expect "missing interface -> exit 2 naming it" 2 "nosuchif0 not found" \
+  serve --iface nosuchif0 --addr 198.18.0.2/24 --port 7
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+    "$bin" serve --iface lo --addr 198.18.0.2/24 --port 7 2>&1); rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "CAP_NET_RAW" <<<"$out"; then
+    echo "ok   - without CAP_NET_RAW -> exit 2 naming the capability"; pass=$((pass + 1))
+  else
+    echo "FAIL - without CAP_NET_RAW: status $rc: $out"; fail=$((fail + 1))
+  fi
+else
+  echo "skip - without CAP_NET_RAW (needs root to drop privileges)"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
