@@ -184,7 +184,7 @@ void engine::impl::on_arp(bytes payload, time_point now) {
   bool for_us = a->tpa == iface.addr;
   // Merge: refresh a sender we already know; add it only if we are the target.
   // An RFC 5227 probe (sender 0.0.0.0) and a claim to our own address teach nothing.
-  if (a->spa.value != 0 && a->spa != iface.addr && neigh.update(a->spa, a->sha, now, true)) {
+  if (a->spa.value != 0 && a->spa != iface.addr && neigh.update(a->spa, a->sha, now, for_us)) {
     release_pending(a->spa, a->sha);
   }
   if (!for_us) return stats.bump(drop::arp_not_for_us);
