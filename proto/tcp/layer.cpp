@@ -81,22 +81,8 @@ void layer::on_segment(const wire::ipv4_header& ip, const wire::tcp_view& seg, t
                                             ((h.flags & tf::fin) ? 1 : 0));
   segment_in s{h, seg.payload(), t, seg_len};
   if (L.observer) {
-    segment_summary sum;
-    sum.src = t.remote();
-    sum.dst = t.local();
-    sum.flags = h.flags;
-    sum.seq = h.seq;
-    sum.ack = h.ack;
-    sum.window = h.window;
-    sum.payload_len = static_cast<std::uint32_t>(seg.payload().size());
-    sum.mss = h.options.mss;
-    sum.wscale = h.options.window_scale;
-    sum.sack_permitted = h.options.sack_permitted;
-    if (h.options.timestamps) {
-      sum.tsval = h.options.timestamps->tsval;
-      sum.tsecr = h.options.timestamps->tsecr;
-    }
-    L.observer->on_segment(segment_observer::direction::in, now, sum);
+    L.observer->on_segment(segment_observer::direction::in, now,
+                           summarize(t.remote(), t.local(), h, seg.payload().size()));
   }
   if (h.src_port == 0 || h.dst_port == 0) {
     L.stats.bump(drop::tcp_bad_port);

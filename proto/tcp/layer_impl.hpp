@@ -34,6 +34,8 @@ struct segment_in {
 int wscale_for(std::size_t space);
 // The TSval clock: milliseconds of `now` (RFC 7323 5.4).
 std::uint32_t ts_clock(time_point now);
+// What a segment_observer is shown of a segment from `src` to `dst`.
+segment_summary summarize(endpoint src, endpoint dst, const wire::tcp_header& h, std::size_t payload_len);
 
 struct layer::impl {
   impl(const settings& s, ipv4_addr local, std::uint16_t mss, std::uint64_t seed, counters& stats,

@@ -25,11 +25,10 @@ std::uint32_t ts_clock(time_point now) {
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
 }
 
-namespace {
-segment_summary summarize(const four_tuple& t, const wire::tcp_header& h, std::size_t payload_len) {
+segment_summary summarize(endpoint src, endpoint dst, const wire::tcp_header& h, std::size_t payload_len) {
   segment_summary s;
-  s.src = t.local();
-  s.dst = t.remote();
+  s.src = src;
+  s.dst = dst;
   s.flags = h.flags;
   s.seq = h.seq;
   s.ack = h.ack;
@@ -44,7 +43,6 @@ segment_summary summarize(const four_tuple& t, const wire::tcp_header& h, std::s
   }
   return s;
 }
-}  // namespace
 
 bool layer::impl::emit(const four_tuple& t, wire::tcp_header& h, bytes p1, bytes p2, time_point now) {
   h.src_port = t.local_port;
@@ -52,7 +50,7 @@ bool layer::impl::emit(const four_tuple& t, wire::tcp_header& h, bytes p1, bytes
   if (!out.send_segment(t.remote_addr, h, p1, p2, now)) return false;
   stats.bump(counter::tcp_out_segs);
   if (h.flags & tf::rst) stats.bump(counter::tcp_out_rsts);
-  if (observer) observer->on_segment(segment_observer::direction::out, now, summarize(t, h, p1.size() + p2.size()));
+  if (observer) observer->on_segment(segment_observer::direction::out, now, summarize(t.local(), t.remote(), h, p1.size() + p2.size()));
   return true;
 }
 
