@@ -5,7 +5,7 @@
 # Every test: doctest unit and simulated-network tests, and the namespace
 # (lab) tests against the kernel's TCP, which need root and are reported as
 # skipped without it. Prints ctest's summary per build, then one line:
-#   N passed, N failed
+#   N passed, N failed, N skipped
 # Usage: scripts/test.sh [--quick]   (--quick: the g++ build only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,7 @@ scripts/setup.sh || exit 1
 jobs=$(nproc)
 passed=0
 failed=0
+skipped=0
 
 run_build() {  # dir, compiler, extra cmake args...
   local dir=$1 cxx=$2
@@ -42,8 +43,11 @@ run_build() {  # dir, compiler, extra cmake args...
   if [ -z "$total" ]; then
     echo "ctest printed no summary in $dir"; failed=$((failed + 1)); return
   fi
-  passed=$((passed + total - fail))
+  local skip
+  skip=$(grep -c '(Skipped)$' "$log")
+  passed=$((passed + total - fail - skip))
   failed=$((failed + fail))
+  skipped=$((skipped + skip))
 }
 
 mkdir -p build build-asan
@@ -55,5 +59,5 @@ if [ $quick -eq 0 ]; then
   run_build build-asan clang++ -DCORONET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
