@@ -33,8 +33,8 @@ cleanup() {
 trap cleanup EXIT
 eval "$(scripts/lab.sh up --prefix hs --net 40)"
 ip -n hs-co addr add 198.18.40.3/24 dev hs-co0
-ip netns exec hs-kn socat TCP-LISTEN:7,bind=198.18.40.1,fork,reuseaddr PIPE & pids+=($!)
-ip netns exec hs-co socat TCP-LISTEN:7,bind=198.18.40.3,fork,reuseaddr PIPE & pids+=($!)
+ip netns exec hs-kn $bin/handshake-bench server --listen 198.18.40.1:7 & pids+=($!)
+ip netns exec hs-co $bin/handshake-bench server --listen 198.18.40.3:7 & pids+=($!)
 sleep 0.2
 
 echo "handshake time, $count sequential connections each, $(uname -r), $(nproc) CPUs"

@@ -4,6 +4,12 @@
 //
 //   handshake-bench kernel  --to IP:PORT [--count N]
 //   handshake-bench coronet --iface IF --addr IP/PREFIX --to IP:PORT [--count N] [--busy-poll]
+//   handshake-bench server  --listen IP:PORT
+//
+// `server` is the kernel's side for both: a blocking accept loop that closes
+// each connection at once, with a listen backlog of 4096 (a forking server
+// such as socat's, backlog 5, drops SYNs and turns samples into 1 s SYN
+// retransmissions).
 //
 // A sample is the time from the start of connect() until it returns with the
 // connection established (kernel: blocking connect(2); coronet: from calling
@@ -39,7 +45,8 @@ using clk = std::chrono::steady_clock;
   std::fprintf(stderr,
                "usage: handshake-bench kernel  --to IP:PORT [--count N]\n"
                "       handshake-bench coronet --iface IF --addr IP/PREFIX --to IP:PORT [--count N] "
-               "[--busy-poll]\n");
+               "[--busy-poll]\n"
+               "       handshake-bench server  --listen IP:PORT\n");
   std::exit(2);
 }
 
@@ -57,16 +64,17 @@ options parse(int argc, char** argv) {
   if (argc < 2) usage("missing mode (kernel or coronet)");
   o.mode = argv[1];
   if (o.mode == "--help" || o.mode == "-h") usage(nullptr);
-  if (o.mode != "kernel" && o.mode != "coronet") usage(("unknown mode '" + o.mode + "'").c_str());
+  if (o.mode != "kernel" && o.mode != "coronet" && o.mode != "server")
+    usage(("unknown mode '" + o.mode + "'").c_str());
   for (int i = 2; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> std::string_view {
       if (i + 1 >= argc) usage(("flag " + std::string(a) + " needs a value").c_str());
       return argv[++i];
     };
-    if (a == "--to") {
+    if (a == "--to" || a == "--listen") {
       o.to = endpoint::parse(value());
-      if (!o.to) usage("--to takes IP:PORT");
+      if (!o.to) usage((std::string(a) + " takes IP:PORT").c_str());
     } else if (a == "--iface") {
       o.iface = value();
     } else if (a == "--addr") {
@@ -85,7 +93,7 @@ options parse(int argc, char** argv) {
       usage(("unknown flag '" + std::string(a) + "'").c_str());
     }
   }
-  if (!o.to) usage("--to is required");
+  if (!o.to) usage(o.mode == "server" ? "--listen is required" : "--to is required");
   if (o.mode == "coronet" && (o.iface.empty() || !o.addr)) usage("coronet mode needs --iface and --addr");
   return o;
 }
@@ -97,11 +105,32 @@ void report(const char* what, std::vector<double> us, double wall_s) {
               us.size(), us.front(), pct(0.5), pct(0.9), pct(0.99), us.back(), us.size() / wall_s);
 }
 
-int run_kernel(const options& o) {
+sockaddr_in to_sockaddr(endpoint ep) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(o.to->port);
-  sa.sin_addr.s_addr = htonl(o.to->addr.value);
+  sa.sin_port = htons(ep.port);
+  sa.sin_addr.s_addr = htonl(ep.addr.value);
+  return sa;
+}
+
+// Accepts and closes connections until killed.
+int run_server(const options& o) {
+  sockaddr_in sa = to_sockaddr(*o.to);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4096) != 0) {
+    std::fprintf(stderr, "listen %s: %s\n", o.to->to_string().c_str(), std::strerror(errno));
+    return 1;
+  }
+  for (;;) {
+    int c = ::accept(fd, nullptr, nullptr);
+    if (c >= 0) ::close(c);
+  }
+}
+
+int run_kernel(const options& o) {
+  sockaddr_in sa = to_sockaddr(*o.to);
   std::vector<double> us;
   auto t0 = clk::now();
   for (int i = 0; i < o.count; ++i) {
@@ -153,6 +182,7 @@ int run_coronet(const options& o) {
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   try {
+    if (o.mode == "server") return run_server(o);
     return o.mode == "kernel" ? run_kernel(o) : run_coronet(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "handshake-bench: %s\n", e.what());

@@ -49,7 +49,10 @@ void layer::impl::close(conn_id id, time_point now) {
   c->released = true;
   if (!c->fin_queued) queue_fin(*c, now);
   if (c->state == tcp_state::fin_wait_2) arm(*c, now + cfg.tcp_fin_timeout);
-  if (c->state == tcp_state::time_wait) push_closed(*c);
+  if (c->state == tcp_state::time_wait) {
+    drop_buffers(*c);
+    push_closed(*c);
+  }
 }
 
 void layer::impl::abort(conn_id id, time_point now) {
@@ -73,7 +76,18 @@ void layer::impl::abort(conn_id id, time_point now) {
 void layer::impl::enter_time_wait(connection& c, time_point now) {
   c.state = tcp_state::time_wait;
   arm(c, now + cfg.tcp_time_wait);
-  if (c.released) push_closed(c);  // the id is gone; the tuple stays reserved
+  if (c.released) {  // the id is gone; the tuple stays reserved
+    drop_buffers(c);
+    push_closed(c);
+  }
+}
+
+// Linux tcp_time_wait(): a closed connection waits out TIME-WAIT as a small
+// timewait sock. Here the connection stays, but its buffers go: everything
+// was sent and acknowledged, and nobody reads any more.
+void layer::impl::drop_buffers(connection& c) {
+  c.sndbuf.drop_storage();
+  c.rcvbuf.drop_storage();
 }
 
 void layer::impl::push_closed(connection& c) {

@@ -120,6 +120,7 @@ struct layer::impl {
   void close(conn_id id, time_point now);
   void abort(conn_id id, time_point now);
   void queue_fin(connection& c, time_point now);
+  void drop_buffers(connection& c);
   void enter_time_wait(connection& c, time_point now);
   // Moves to CLOSED: leaves the 4-tuple table, reports `why` (an event for the
   // socket, unless released), frees the object when released.

@@ -31,6 +31,12 @@ class ring_buffer {
   // The bytes [offset, offset + n) counted from the front, as at most two
   // spans (the second is empty unless the range wraps).
   std::pair<bytes, bytes> peek(std::size_t offset, std::size_t n) const;
+  // Frees the storage of a buffer nobody will read or write again (a closed
+  // connection in TIME-WAIT), keeping capacity(), size() and free() so the
+  // window it advertises does not change (Linux keeps tw_rcv_wnd in its small
+  // tcp_timewait_sock for the same reason). write/read/peek must not follow.
+  void drop_storage() { buf_.reset(); }
+  bool has_storage() const { return buf_ != nullptr || cap_ == 0; }
 
  private:
   std::unique_ptr<std::uint8_t[]> buf_;

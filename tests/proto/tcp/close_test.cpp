@@ -55,6 +55,14 @@ TEST_CASE("TIME-WAIT: a retransmitted FIN -> ACKed again") {
   CHECK(p.count_log(tf::fin | tf::ack, server_addr) == 2);
   CHECK(p.count_log(tf::ack, client_addr) == before + 1);
   CHECK(p.server.count(event::kind::closed, s) == 1);
+  // The buffers went with the entry into TIME-WAIT; the re-ACK still
+  // advertises the window the lost ACK did (Linux tw_rcv_wnd).
+  std::vector<std::uint16_t> windows;
+  for (const seg_record& r : p.log)
+    if (r.src == client_addr && r.is(tf::ack)) windows.push_back(r.h.window);
+  REQUIRE(windows.size() >= 2);
+  CHECK(windows.back() == windows[windows.size() - 2]);
+  CHECK(windows.back() > 0);
 }
 
 TEST_CASE("CLOSING: both sides close at once -> CLOSING, then TIME-WAIT on both") {

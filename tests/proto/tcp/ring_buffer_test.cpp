@@ -42,3 +42,15 @@ TEST_CASE("timer heap: later deadlines push nothing; the heap top is the earlies
   CHECK(h.pop().conn == 1);
   CHECK(h.pop().conn == 2);
 }
+
+TEST_CASE("ring_buffer: drop_storage -> memory gone, capacity/size/free kept for the window") {
+  tcp::ring_buffer r(4096);
+  const std::uint8_t data[100] = {};
+  REQUIRE(r.write(bytes{data, sizeof data}) == 100);
+  r.drop_storage();
+  CHECK_FALSE(r.has_storage());
+  CHECK(r.capacity() == 4096);
+  CHECK(r.size() == 100);
+  CHECK(r.free() == 3996);
+  CHECK(r.write(bytes{}) == 0);  // an empty write is still fine
+}
