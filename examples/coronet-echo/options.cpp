@@ -46,7 +46,9 @@ Flags:
                       lists every valid one)
   --pcap FILE         write every frame in and out to FILE (pcap, Ethernet)
   --trace             print one tcpdump-style line per TCP segment
-  --stats             print the stack's counters (nstat names) at exit
+  --stats             connect: print the stack's counters (nstat names) at
+                      exit; serve prints its non-zero counters at shutdown
+                      anyway, and with --stats every counter
   --steps             print each handshake step with its time in microseconds
   --quiet             serve: no line per accepted connection
   --help              this text

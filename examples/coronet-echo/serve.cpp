@@ -94,7 +94,8 @@ int serve(const options& o, const net::stack_config& cfg) {
 
   server_state ss{sched, *st, steps ? &*steps : nullptr, o.quiet};
   int status = sched.block_on(accept_loop(*l, ss).with_stop_token(stop.get_token()));
-  if (o.stats) st->print_stats(std::cout);
+  // serve always reports its counters at shutdown; --stats adds the zeros.
+  st->print_stats(std::cout, o.stats);
   if (steps) st->remove_observer(&*steps);
   std::cout.flush();
   return status;

@@ -77,14 +77,14 @@ framing() {
   local partial maxf csum_drops
   partial=$(stat DevRxCsumNotReady); maxf=$(stat DevRxMaxFrame); csum_drops=$(stat InCsumErrors)
   echo "frames from the kernel: ${partial:-0} with CSUMNOTREADY, longest ${maxf:-?} B, ${csum_drops:-0} checksum drops"
-  [ -z "$csum_drops" ] || return 1
+  [ "${csum_drops:-0}" -eq 0 ] || return 1
   if [ "$offloads" = on ]; then
     # veth with offloads on: partial checksums and TSO super-frames must have
     # arrived (and been accepted, or the echo checks above would have failed).
     [ "${partial:-0}" -gt 0 ] && [ "${maxf:-0}" -gt 1514 ]
   else
     # ethtool -K tx off tso off gso off: what a real wire carries.
-    [ -z "$partial" ] && [ "${maxf:-0}" -le 1514 ]
+    [ "${partial:-0}" -eq 0 ] && [ "${maxf:-0}" -le 1514 ]
   fi
 }
 check "framing as the lab set it (offloads $offloads)" framing
