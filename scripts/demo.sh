@@ -34,7 +34,7 @@ echo "lab: namespace $LAB_NS_CORONET ($LAB_IF_CORONET, coronet owns $co) <-veth-
 echo
 echo "=== 1. kernel client (socat in $LAB_NS_KERNEL) -> coronet-echo serve on $co:7 ==="
 ip netns exec "$LAB_NS_CORONET" build/bin/coronet-echo serve --iface "$LAB_IF_CORONET" --addr "$co/24" \
-  --port 7 --steps --stats &
+  --port 7 --steps &
 server=$!
 pids+=("$server")
 for _ in $(seq 50); do ip netns exec "$LAB_NS_KERNEL" ping -c1 -W1 "$co" >/dev/null 2>&1 && break; sleep 0.1; done
