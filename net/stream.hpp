@@ -4,7 +4,8 @@
 //   for (;;) {
 //     net::result<std::size_t> n = co_await s.read(buf);
 //     if (!n || *n == 0) break;                        // error, or the peer's FIN
-//     if (!co_await s.write({buf.data(), *n})) break;   // resumes once all is queued
+//     net::result<std::size_t> w = co_await s.write({buf.data(), *n});  // once all is queued
+//     if (!w) break;
 //   }
 //   s.close();
 //

@@ -148,7 +148,8 @@ rt::task<int> client(const options& o, net::stack& st, net::handshake_steps* ste
 
   // Orderly close: our FIN, then wait for the peer's (bounded), then release.
   c->shutdown();
-  if (!co_await rt::with_timeout(until_eof(*c), 10s))
+  bool peer_closed = co_await rt::with_timeout(until_eof(*c), 10s);  // not inside if(): GCC 12, README
+  if (!peer_closed)
     std::cerr << "coronet-echo: the peer did not close within 10 s\n";
   c->close();
   // Keep the stack running so TIME-WAIT can re-ACK a retransmitted FIN.

@@ -39,7 +39,8 @@ rt::task<> echo(stream s, bool& finished) {
   for (;;) {
     net::result<std::size_t> n = co_await s.read(buf);
     if (!n || *n == 0) break;
-    if (!co_await s.write(bytes{buf.data(), *n})) break;
+    net::result<std::size_t> w = co_await s.write(bytes{buf.data(), *n});
+    if (!w) break;
   }
   s.close();
   finished = true;
@@ -281,7 +282,8 @@ TEST_CASE("stack: many concurrent connections each echo their own bytes") {
           net::result<stream> c = co_await p.client.connect({server_ip, 7});
           if (!c) co_return;
           const auto data = pattern(1000 + static_cast<std::size_t>(i) * 37, static_cast<std::uint32_t>(i));
-          if (!co_await c->write(bytes{data})) co_return;
+          net::result<std::size_t> w = co_await c->write(bytes{data});
+          if (!w) co_return;
           c->shutdown();
           auto back = co_await read_all(*c, data.size() + 1);
           if (back == data) ++ok;
