@@ -8,7 +8,8 @@
 # there has 198.18.40.3 on the same interface for its own runs) and hs-kn
 # (kernel, 198.18.40.1). Rows, each from handshake-bench:
 #   client in hs-co -> kernel server in hs-kn:  kernel connect() vs coronet connect (sleeping, busy-poll)
-#   client in hs-kn -> server in hs-co:          kernel server (.3) vs coronet-echo serve (.2)
+#   client in hs-kn -> server in hs-co:          kernel server (.3) vs coronet-echo serve (.2),
+#                                                sleeping and busy-polling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=500
@@ -43,9 +44,16 @@ ip netns exec hs-co $bin/handshake-bench kernel --to 198.18.40.1:7 --count "$cou
 ip netns exec hs-co $bin/handshake-bench coronet --iface hs-co0 --addr 198.18.40.2/24 --to 198.18.40.1:7 --count "$count"
 ip netns exec hs-co $bin/handshake-bench coronet --iface hs-co0 --addr 198.18.40.2/24 --to 198.18.40.1:7 --count "$count" --busy-poll
 echo "-- kernel client in hs-kn -> server in hs-co --"
-# Only now: two coronet stacks on one interface and address would reset each
-# other's connections.
-ip netns exec hs-co $bin/coronet-echo serve --iface hs-co0 --addr 198.18.40.2/24 --port 7 >/dev/null & pids+=($!)
-for _ in $(seq 50); do ip netns exec hs-kn ping -c1 -W1 198.18.40.2 >/dev/null 2>&1 && break; sleep 0.1; done
-echo -n "kernel server 198.18.40.3:  "; ip netns exec hs-kn $bin/handshake-bench kernel --to 198.18.40.3:7 --count "$count"
-echo -n "coronet server 198.18.40.2: "; ip netns exec hs-kn $bin/handshake-bench kernel --to 198.18.40.2:7 --count "$count"
+# Servers only now, one at a time: two coronet stacks on one interface and
+# address would reset each other's connections.
+echo -n "kernel server 198.18.40.3:            "; ip netns exec hs-kn $bin/handshake-bench kernel --to 198.18.40.3:7 --count "$count"
+for mode in sleeping busy-poll; do
+  flag=; [ $mode = busy-poll ] && flag=--busy-poll
+  ip netns exec hs-co $bin/coronet-echo serve --iface hs-co0 --addr 198.18.40.2/24 --port 7 --quiet $flag >/dev/null &
+  server=$!
+  pids+=($server)
+  for _ in $(seq 50); do ip netns exec hs-kn ping -c1 -W1 198.18.40.2 >/dev/null 2>&1 && break; sleep 0.1; done
+  printf '%-38s' "coronet server 198.18.40.2 ($mode): "
+  ip netns exec hs-kn $bin/handshake-bench kernel --to 198.18.40.2:7 --count "$count"
+  kill -TERM $server; wait $server || true
+done
