@@ -30,6 +30,7 @@ namespace coronet {
   X(icmp_too_short, "IcmpInErrors")                                                     \
   X(icmp_bad_checksum, "IcmpInCsumErrors")                                              \
   X(icmp_unsupported, "IcmpInUnsupported")                                              \
+  X(icmp_echo_too_big, "IcmpEchoTooBig") /* the reply would not fit our MTU */           \
   /* TCP wire */                                                                        \
   X(tcp_too_short, "TcpTooShort")                                                       \
   X(tcp_bad_data_offset, "TcpBadDataOffset")                                            \
@@ -50,7 +51,8 @@ namespace coronet {
   /* Output */                                                                          \
   X(tx_queue_full, "TxQueueFull")                                                       \
   X(neighbor_queue_full, "NeighQueueFull")                                              \
-  X(neighbor_unresolved, "NeighUnresolved")
+  X(neighbor_unresolved, "NeighUnresolved")                                             \
+  X(ip_out_no_routes, "IpOutNoRoutes") /* off the subnet and no gateway */
 
 enum class drop : std::uint8_t {
 #define CORONET_X(id, name) id,

@@ -229,7 +229,9 @@ void engine::impl::on_icmp(const wire::ipv4_header& ip, bytes message, time_poin
   stats.bump(counter::icmp_in_echos);
   auto nh = route(ip.src);
   std::size_t icmp_len = wire::icmp_echo_header_len + m->data.size();
-  if (!nh || wire::ipv4_min_header_len + icmp_len > iface.mtu) return;
+  if (!nh) return stats.bump(drop::ip_out_no_routes);
+  // Linux would fragment the reply; coronet sends no fragments.
+  if (wire::ipv4_min_header_len + icmp_len > iface.mtu) return stats.bump(drop::icmp_echo_too_big);
   wire::icmp_echo reply{wire::icmp_type::echo_reply, m->id, m->seq, m->data};
   wire::ipv4_header h;
   h.src = iface.addr;

@@ -321,6 +321,26 @@ TEST_CASE("ICMP: echo request -> echo reply with the same id, seq and data") {
   CHECK(k.e.stats()[counter::ip_out_requests] == 1);
 }
 
+TEST_CASE("ICMP: echo request larger than the MTU -> no reply, counted, next ping answered") {
+  known_peer k;
+  frame data(2000, 0x5a);
+  frame icmp(8 + data.size());
+  wire::emit(wire::icmp_echo{wire::icmp_type::echo_request, 0x4242, 1, bytes(data)}, icmp);
+  k.e.on_frame(ip_frame(peer_mac, peer_ip, our_ip, 1, icmp), at(1s));
+  CHECK(drain(k.e).empty());
+  CHECK(k.e.stats()[counter::icmp_in_echos] == 1);
+  CHECK(k.e.stats()[drop::icmp_echo_too_big] == 1);
+  k.e.on_frame(ping_frame(2), at(1s));
+  CHECK(drain(k.e).size() == 1);
+}
+
+TEST_CASE("ICMP: echo request from off the subnet, no gateway -> no reply, counted IpOutNoRoutes") {
+  known_peer k;
+  k.e.on_frame(ping_frame(1, make_ipv4(198, 19, 7, 7)), at(1s));
+  CHECK(drain(k.e).empty());
+  CHECK(k.e.stats()[drop::ip_out_no_routes] == 1);
+}
+
 TEST_CASE("ICMP: ip_default_ttl -> reply carries it, IP ids advance") {
   settings s;
   s.ip_default_ttl = 17;
