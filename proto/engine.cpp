@@ -124,8 +124,9 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
 
   // --- transmit ---
   std::optional<ipv4_addr> route(ipv4_addr dst) const;
+  wire::ipv4_header ip_header(ipv4_addr dst, wire::ip_proto proto, std::size_t payload_len) const;
   template <class Build>
-  bool output_ip(ipv4_addr next_hop, time_point now, Build&& build);
+  bool output_ip(wire::ipv4_header h, time_point now, Build&& build);
   mut_bytes tx_reserve();
   void tx_commit(mut_bytes slot, std::size_t len);
   void send_arp(wire::arp_op op, mac_addr eth_dst, mac_addr tha, ipv4_addr tpa);
@@ -227,26 +228,14 @@ void engine::impl::on_icmp(const wire::ipv4_header& ip, bytes message, time_poin
   if (!m) return stats.bump(m.error());
   if (m->type != wire::icmp_type::echo_request) return stats.bump(drop::icmp_unsupported);
   stats.bump(counter::icmp_in_echos);
-  auto nh = route(ip.src);
   std::size_t icmp_len = wire::icmp_echo_header_len + m->data.size();
-  if (!nh) return stats.bump(drop::ip_out_no_routes);
   // Linux would fragment the reply; coronet sends no fragments.
   if (wire::ipv4_min_header_len + icmp_len > iface.mtu) return stats.bump(drop::icmp_echo_too_big);
   wire::icmp_echo reply{wire::icmp_type::echo_reply, m->id, m->seq, m->data};
-  wire::ipv4_header h;
-  h.src = iface.addr;
-  h.dst = ip.src;
-  h.proto = static_cast<std::uint8_t>(wire::ip_proto::icmp);
-  h.ttl = static_cast<std::uint8_t>(cfg.ip_default_ttl);
+  wire::ipv4_header h = ip_header(ip.src, wire::ip_proto::icmp, icmp_len);
   h.tos = ip.tos;
   h.dont_fragment = false;
-  h.payload_len = static_cast<std::uint16_t>(icmp_len);
-  bool sent = output_ip(*nh, now, [&](mut_bytes out) -> std::size_t {
-    h.id = ip_id++;
-    if (wire::emit(h, out) == 0) return 0;
-    std::size_t n = wire::emit(reply, out.subspan(wire::ipv4_min_header_len));
-    return n == 0 ? 0 : wire::ipv4_min_header_len + n;
-  });
+  bool sent = output_ip(h, now, [&](mut_bytes out) { return wire::emit(reply, out); });
   if (sent) stats.bump(counter::icmp_out_echo_reps);
 }
 
@@ -277,12 +266,29 @@ void engine::impl::tx_commit(mut_bytes slot, std::size_t len) {
   tx.commit(len);
 }
 
-// Writes Ethernet + whatever `build` puts after it either into the TX ring
-// (next hop resolved) or into the neighbour's pending queue (Linux
-// neigh_resolve_output() / __neigh_event_send()). build(out) returns the IP
-// packet's length, 0 on failure.
+// An outgoing IPv4 header from our address; the id is set on output.
+wire::ipv4_header engine::impl::ip_header(ipv4_addr dst, wire::ip_proto proto, std::size_t payload_len) const {
+  wire::ipv4_header h;
+  h.src = iface.addr;
+  h.dst = dst;
+  h.proto = static_cast<std::uint8_t>(proto);
+  h.ttl = static_cast<std::uint8_t>(cfg.ip_default_ttl);
+  h.payload_len = static_cast<std::uint16_t>(payload_len);
+  return h;
+}
+
+// Routes h.dst, then writes Ethernet, IPv4 (next id) and whatever `build`
+// puts after them either into the TX ring (next hop resolved) or into the
+// neighbour's pending queue (Linux ip_route_output + neigh_resolve_output() /
+// __neigh_event_send()). build(out) returns the L4 length, 0 on failure.
 template <class Build>
-bool engine::impl::output_ip(ipv4_addr next_hop, time_point now, Build&& build) {
+bool engine::impl::output_ip(wire::ipv4_header h, time_point now, Build&& build) {
+  auto nh = route(h.dst);
+  if (!nh) {
+    stats.bump(drop::ip_out_no_routes);
+    return false;
+  }
+  const ipv4_addr next_hop = *nh;
   auto d = neigh.resolve(next_hop, now);
   if (d.send_request) send_request(next_hop);
   mut_bytes buf;
@@ -300,8 +306,11 @@ bool engine::impl::output_ip(ipv4_addr next_hop, time_point now, Build&& build) 
   wire::ethernet_header eh{d.send_now ? d.mac : mac_addr{}, iface.mac,
                            static_cast<std::uint16_t>(wire::ethertype::ipv4)};
   wire::emit(eh, buf);
-  std::size_t n = build(buf.subspan(eth_len));
-  if (n == 0) return false;
+  h.id = ip_id++;
+  if (wire::emit(h, buf.subspan(eth_len)) == 0) return false;
+  std::size_t l4 = build(buf.subspan(eth_len + wire::ipv4_min_header_len));
+  if (l4 == 0) return false;
+  std::size_t n = wire::ipv4_min_header_len + l4;
   if (d.send_now) {
     tx_commit(buf, eth_len + n);
   } else {
@@ -341,23 +350,11 @@ void engine::impl::discarded(ipv4_addr, bytes frame) {
 
 bool engine::impl::send_segment(ipv4_addr dst, const wire::tcp_header& th, bytes payload, bytes payload2,
                                 time_point now) {
-  auto nh = route(dst);
-  if (!nh) return false;
   std::size_t seg_len = wire::tcp_header_len(th) + payload.size() + payload2.size();
   if (wire::ipv4_min_header_len + seg_len > iface.mtu) return false;  // TCP sizes segments by the MSS
-  wire::ipv4_header h;
-  h.src = iface.addr;
-  h.dst = dst;
-  h.proto = static_cast<std::uint8_t>(wire::ip_proto::tcp);
-  h.ttl = static_cast<std::uint8_t>(cfg.ip_default_ttl);
+  wire::ipv4_header h = ip_header(dst, wire::ip_proto::tcp, seg_len);
   h.dont_fragment = true;  // Linux sets DF on TCP (path MTU discovery)
-  h.payload_len = static_cast<std::uint16_t>(seg_len);
-  return output_ip(*nh, now, [&](mut_bytes out) -> std::size_t {
-    h.id = ip_id++;
-    if (wire::emit(h, out) == 0) return 0;
-    std::size_t n = wire::emit(th, payload, iface.addr, dst, out.subspan(wire::ipv4_min_header_len), payload2);
-    return n == 0 ? 0 : wire::ipv4_min_header_len + n;
-  });
+  return output_ip(h, now, [&](mut_bytes out) { return wire::emit(th, payload, iface.addr, dst, out, payload2); });
 }
 
 // ---------------------------------------------------------------- engine
