@@ -30,11 +30,27 @@ const std::vector<std::pair<std::string, std::string>> defaults = {
     {"net.ipv4.tcp_retries2", "15"},
     {"net.ipv4.tcp_fin_timeout", "60"},
     {"coronet.tcp_time_wait_ms", "60000"},
+    {"net.ipv4.tcp_congestion_control", "cubic"},
+    {"coronet.tcp_init_cwnd", "10"},
+    {"net.ipv4.tcp_reordering", "3"},
+    {"net.ipv4.tcp_recovery", "1"},
+    {"net.ipv4.tcp_early_retrans", "3"},
+    {"net.ipv4.tcp_dsack", "1"},
+    {"net.ipv4.tcp_slow_start_after_idle", "1"},
+    {"coronet.tcp_delack_ms", "40"},
+    {"coronet.tcp_quickacks", "16"},
+    {"net.ipv4.tcp_challenge_ack_limit", "2147483647"},
+    {"net.ipv4.tcp_invalid_ratelimit", "500"},
+    {"net.ipv4.tcp_keepalive_time", "7200"},
+    {"net.ipv4.tcp_keepalive_intvl", "75"},
+    {"net.ipv4.tcp_keepalive_probes", "9"},
     {"net.ipv4.ip_default_ttl", "64"},
     {"net.ipv4.neigh.default.mcast_solicit", "3"},
     {"net.ipv4.neigh.default.retrans_time_ms", "1000"},
     {"net.ipv4.neigh.default.base_reachable_time_ms", "30000"},
     {"net.ipv4.neigh.default.unres_qlen", "101"},
+    {"net.ipv4.ipfrag_time", "30"},
+    {"net.ipv4.ipfrag_high_thresh", "4194304"},
 };
 
 std::vector<std::string> values(const settings& s) {
@@ -224,8 +240,12 @@ TEST_CASE("settings: tcp_rmem/tcp_wmem take one number or Linux's \"MIN DEFAULT 
   CHECK(s.tcp_rmem == 65536);
   CHECK(s.set("net.ipv4.tcp_rmem", "4096\t87380\t6291456") == "");
   CHECK(s.tcp_rmem == 87380);
-  CHECK(s.set("net.ipv4.tcp_wmem", "4096 16384 4194304") == "");
+  CHECK(s.set("net.ipv4.tcp_wmem", "4096 16384 1048576") == "");
   CHECK(s.tcp_wmem == 16384);
+  CHECK(s.tcp_wmem_max == 1048576);  // the autotuning ceiling
+  CHECK(s.set("net.ipv4.tcp_wmem", "2097152") == "");  // a default above the max raises the max
+  CHECK(s.tcp_wmem_max == 2097152);
+  CHECK(s.set("net.ipv4.tcp_wmem", "4096 16384 4194304") == "");
   for (const char* v : {"0", "4096 8192", "8192 4096 16384", "4096 16384 8192", "1 2 3 4", "x"}) {
     const std::string msg = s.set("net.ipv4.tcp_wmem", v);
     CAPTURE(msg);
@@ -233,6 +253,18 @@ TEST_CASE("settings: tcp_rmem/tcp_wmem take one number or Linux's \"MIN DEFAULT 
     CHECK(contains(msg, "MIN DEFAULT MAX"));
   }
   CHECK(s.tcp_wmem == 16384);
+}
+
+TEST_CASE("settings: tcp_congestion_control takes a known algorithm's name") {
+  settings s;
+  CHECK(s.set("net.ipv4.tcp_congestion_control", " reno ") == "");
+  CHECK(s.tcp_congestion_control == "reno");
+  const std::string msg = s.set("net.ipv4.tcp_congestion_control", "bbr");
+  CHECK(contains(msg, "'bbr'"));
+  CHECK(contains(msg, "one of: cubic reno"));
+  CHECK(s.tcp_congestion_control == "reno");
+  CHECK(s.set("net.ipv4.tcp_congestion_control=cubic") == "");
+  CHECK(s.tcp_congestion_control == "cubic");
 }
 
 TEST_CASE("settings: an unknown name is refused with the list of every valid name") {
