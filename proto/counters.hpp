@@ -36,7 +36,36 @@ namespace coronet {
   X(tcp_synack_retrans, "TcpExtTCPSynRetrans")                                 \
   X(tcp_challenge_acks, "TcpExtTCPChallengeACK")                               \
   X(tcp_req_expired, "TcpExtTCPReqExpired")                                    \
-  X(tcp_time_wait_reused, "TcpExtTWRecycled")
+  X(tcp_time_wait_reused, "TcpExtTWRecycled")                                  \
+  /* data transfer */                                                          \
+  X(tcp_delayed_acks, "TcpExtDelayedACKs")                                     \
+  X(tcp_ofo_queue, "TcpExtTCPOFOQueue")                                        \
+  X(tcp_ofo_merge, "TcpExtTCPOFOMerge")                                        \
+  X(tcp_dup_acks_in, "TcpExtTCPDupAcksIn") /* coronet: RFC 5681 duplicate ACKs */ \
+  X(tcp_dsack_old_sent, "TcpExtTCPDSACKOldSent")                               \
+  X(tcp_dsack_ofo_sent, "TcpExtTCPDSACKOfoSent")                               \
+  X(tcp_dsack_recv, "TcpExtTCPDSACKRecv")                                      \
+  X(tcp_sack_recovery, "TcpExtTCPSackRecovery")                                \
+  X(tcp_reno_recovery, "TcpExtTCPRenoRecovery")                                \
+  X(tcp_fast_retrans, "TcpExtTCPFastRetrans")                                  \
+  X(tcp_slow_start_retrans, "TcpExtTCPSlowStartRetrans")                       \
+  X(tcp_lost_retransmit, "TcpExtTCPLostRetransmit")                            \
+  X(tcp_loss_probes, "TcpExtTCPLossProbes")                                    \
+  X(tcp_loss_probe_recovery, "TcpExtTCPLossProbeRecovery")                     \
+  X(tcp_rack_reo_timeouts, "TcpExtTCPRackReoTimeouts") /* coronet */           \
+  X(tcp_win_probe, "TcpExtTCPWinProbe")                                        \
+  X(tcp_to_zero_window_adv, "TcpExtTCPToZeroWindowAdv")                        \
+  X(tcp_from_zero_window_adv, "TcpExtTCPFromZeroWindowAdv")                    \
+  X(tcp_keepalive, "TcpExtTCPKeepAlive")                                       \
+  X(tcp_abort_on_timeout, "TcpExtTCPAbortOnTimeout")                           \
+  X(tcp_abort_on_data, "TcpExtTCPAbortOnData")                                 \
+  X(tcp_abort_on_close, "TcpExtTCPAbortOnClose")                               \
+  X(tcp_ack_skipped_challenge, "TcpExtTCPACKSkippedChallenge")                 \
+  X(tcp_ack_skipped_seq, "TcpExtTCPACKSkippedSeq")                             \
+  X(tcp_sndbuf_grows, "TcpExtTCPSndBufGrows") /* coronet: send buffer autotuning steps */ \
+  /* IPv4 reassembly (RFC 791, RFC 1122 3.3.2) */                              \
+  X(ip_reasm_reqds, "IpReasmReqds")                                            \
+  X(ip_reasm_oks, "IpReasmOKs")
 
 enum class counter : std::uint8_t {
 #define CORONET_X(id, name) id,

@@ -23,7 +23,10 @@ namespace coronet {
   X(ipv4_bad_ihl, "IpBadIhl")                                                           \
   X(ipv4_bad_total_length, "InHdrErrors")                                               \
   X(ipv4_bad_checksum, "IpInCsumErrors")                                                \
-  X(ipv4_fragment, "ReasmFails") /* fragments are not reassembled yet */                \
+  X(ipv4_reasm_fails, "IpReasmFails") /* a datagram given up: bad fragment, no room */ \
+  X(ipv4_reasm_timeout, "IpReasmTimeout") /* fragments dropped at ipfrag_time */        \
+  X(ipv4_reasm_overlaps, "IpExtReasmOverlaps") /* overlapping fragment: datagram dropped */ \
+  X(ipv4_reasm_oversize, "IpReasmOversize") /* reassembled length over 65535 */         \
   X(ipv4_not_for_us, "InAddrErrors")                                                    \
   X(ipv4_unknown_proto, "InUnknownProtos")                                              \
   /* ICMP */                                                                            \
@@ -48,6 +51,10 @@ namespace coronet {
   X(tcp_bad_syn, "TcpBadSyn")                                                           \
   X(tcp_rst_ignored, "TcpRstIgnored")                                                   \
   X(tcp_bad_state, "TcpBadState")                                                       \
+  X(tcp_paws_estab, "TcpExtPAWSEstab") /* RFC 7323 5: old timestamp */                   \
+  X(tcp_ofo_full, "TcpOFOFull") /* out-of-order data the bounded queue cannot hold */     \
+  X(tcp_rcvbuf_full, "TcpExtTCPRcvQDrop") /* data beyond the receive buffer */            \
+  X(tcp_data_after_close, "TcpDataAfterClose") /* data after our FIN was read */          \
   /* Output */                                                                          \
   X(tx_queue_full, "TxQueueFull")                                                       \
   X(neighbor_queue_full, "NeighQueueFull")                                              \

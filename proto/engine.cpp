@@ -201,7 +201,7 @@ void engine::impl::on_ipv4(bytes packet, time_point now, rx_meta meta) {
   if (!ip) return stats.bump(ip.error());
   auto h = ip->header();
   if (h.dst != iface.addr) return stats.bump(drop::ipv4_not_for_us);
-  if (ip->is_fragment()) return stats.bump(drop::ipv4_fragment);
+  if (ip->is_fragment()) return stats.bump(drop::ipv4_reasm_fails);
   switch (static_cast<wire::ip_proto>(h.proto)) {
     case wire::ip_proto::icmp:
       stats.bump(counter::ip_in_delivers);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,11 @@ struct settings {
   int neigh_unres_qlen = 101;                 // net.ipv4.neigh.default.unres_qlen (frames queued per unresolved neighbour)
   ms ipfrag_time{30000};                      // net.ipv4.ipfrag_time (seconds in Linux): reassembly timeout
   int ipfrag_high_thresh = 4194304;           // net.ipv4.ipfrag_high_thresh: bytes held for reassembly
+
+  // Not a knob: tests set it to pin every ISN this engine picks (sequence
+  // wrap-around during a transfer needs an ISN just below 2^32). SYN cookies
+  // still encode their own ISN.
+  std::optional<std::uint32_t> test_isn;
 
   // Sets one knob by name, e.g. set("net.ipv4.tcp_syn_retries", "3").
   // Returns an empty string on success, else a message saying what is wrong

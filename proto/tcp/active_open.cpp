@@ -22,7 +22,7 @@ result<conn_id, std::errc> layer::impl::connect(endpoint remote, time_point now)
   if (!port) return std::errc::address_not_available;
   connection& c = new_connection({local, *port, remote.addr, remote.port}, tcp_state::syn_sent);
   c.active_open = true;
-  c.iss = isn(c.tuple, now);  // RFC 6528
+  c.iss = cfg.test_isn ? *cfg.test_isn : isn(c.tuple, now);  // RFC 6528
   c.snd_una = c.iss;
   c.snd_nxt = c.snd_max = c.iss + 1;
   send_syn(c, now);

@@ -158,7 +158,7 @@ void layer::impl::conn_request(listener_state& l, const segment_in& s, time_poin
     l.last_overflow = now;
     return;
   }
-  r.iss = isn(s.tuple, now);
+  r.iss = cfg.test_isn ? *cfg.test_isn : isn(s.tuple, now);
   auto [it, inserted] = requests.emplace(s.tuple, r);
   if (!inserted) return;
   ++l.syn_count;

@@ -421,7 +421,7 @@ TEST_CASE("receive: unknown ethertype, unknown protocol, fragment -> dropped und
   auto sum = wire::internet_checksum(bytes(frag).subspan(14, 20));
   store_be16(&frag[14 + 10], sum);
   k.e.on_frame(frag, at(1s));
-  CHECK(k.e.stats()[drop::ipv4_fragment] == 1);
+  CHECK(k.e.stats()[drop::ipv4_reasm_fails] == 1);
   CHECK(k.e.stats().total_drops() == 3);
   CHECK(drain(k.e).empty());
 }
