@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "io/af_packet.hpp"
+#include "io/impaired_device.hpp"
 #include "io/pcap_writer.hpp"
 #include "net/trace.hpp"
 
@@ -19,7 +20,14 @@ std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config
   if (cfg.backend != "af_packet")
     throw std::runtime_error("unknown backend '" + cfg.backend + "' (available: af_packet)");
   if (cfg.ifname.empty()) throw std::runtime_error("no interface given");
-  return std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});
+  if (cfg.impair.empty())
+    return std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});
+  // Parsed before the socket opens, so a bad spec is reported as such even
+  // without CAP_NET_RAW.
+  auto spec = io::parse_impairment(cfg.impair);
+  if (!spec) throw std::runtime_error(spec.error());
+  return std::make_unique<io::impaired_device>(
+      std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname}), *spec);
 }
 
 std::uint64_t pick_seed(std::uint64_t seed) {

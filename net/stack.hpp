@@ -53,6 +53,7 @@ struct stack_config {
   std::string pcap_path;                // non-empty: capture every frame in and out
   bool trace = false;                   // print every TCP segment to stdout (net/trace.hpp)
   std::uint64_t seed = 0;               // 0: fresh randomness (libsodium)
+  std::string impair;  // "" or an io::impairment spec (io/impaired_device.hpp): wraps the device
 };
 
 // Resolves to the connected stream, or connection_refused / timed_out /

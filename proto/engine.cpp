@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/arp/neighbor_cache.hpp"
+#include "proto/ipv4_reassembly.hpp"
 #include "proto/tcp/layer.hpp"
 #include "proto/wire/arp.hpp"
 #include "proto/wire/ethernet.hpp"
@@ -112,6 +113,7 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
         tx(tx_slots, std::max(frame_size, eth_min_frame)),
         neigh(arp::neighbor_limits::from(cfg, std::max(frame_size, eth_min_frame))),
         events(64),
+        reasm(cfg, stats),
         tcp(cfg, iface.addr, static_cast<std::uint16_t>(iface.mtu - 40), seed, stats, *this, *this) {
     unreachable.reserve(16);
   }
@@ -158,6 +160,7 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   fifo<event> events;
   std::uint16_t ip_id = 0;
   std::vector<ipv4_addr> unreachable;  // destinations whose neighbour failed, this on_timer
+  ipv4_reassembly reasm;
   tcp::layer tcp;  // last: it holds references to the members above
 };
 
@@ -201,7 +204,15 @@ void engine::impl::on_ipv4(bytes packet, time_point now, rx_meta meta) {
   if (!ip) return stats.bump(ip.error());
   auto h = ip->header();
   if (h.dst != iface.addr) return stats.bump(drop::ipv4_not_for_us);
-  if (ip->is_fragment()) return stats.bump(drop::ipv4_reasm_fails);
+  if (ip->is_fragment()) {
+    // RFC 791 3.2, RFC 1122 3.3.2: hold the pieces; the whole datagram goes on
+    // as if it had arrived in one frame (Linux ip_local_deliver() -> ip_defrag()).
+    auto whole = reasm.add(*ip, now);
+    if (!whole) return;  // held, or dropped and counted
+    ip = *whole;
+    h = ip->header();
+    meta.csum_not_ready = false;  // a fragmenter fills the full L4 checksum first (Linux ip_do_fragment())
+  }
   switch (static_cast<wire::ip_proto>(h.proto)) {
     case wire::ip_proto::icmp:
       stats.bump(counter::ip_in_delivers);
@@ -373,13 +384,15 @@ void engine::on_timer(time_point now) {
   for (ipv4_addr dst : p_->unreachable) p_->tcp.on_neighbor_failed(dst, now);
   p_->unreachable.clear();
   p_->tcp.on_timer(now);
+  p_->reasm.on_timer(now);
 }
 
 std::optional<time_point> engine::next_deadline() const {
-  auto a = p_->neigh.next_deadline();
-  auto b = p_->tcp.next_deadline();
-  if (a && b) return std::min(*a, *b);
-  return a ? a : b;
+  std::optional<time_point> t;
+  for (auto d : {p_->neigh.next_deadline(), p_->tcp.next_deadline(), p_->reasm.next_deadline()}) {
+    if (d && (!t || *d < *t)) t = d;
+  }
+  return t;
 }
 
 std::size_t engine::next_frame(mut_bytes out, time_point now) {

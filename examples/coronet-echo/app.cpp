@@ -16,6 +16,7 @@ std::optional<net::stack_config> make_config(const options& o, std::string& erro
   c.prefix_len = o.prefix_len;
   c.gateway = o.gateway;
   c.pcap_path = o.pcap;
+  c.impair = o.impair;  // already checked by parse()
   c.trace = o.trace;
   for (const auto& s : o.sysctls) {
     if (std::string e = c.tcp.set(s); !e.empty()) {

@@ -4,6 +4,8 @@
 #include <map>
 #include <string_view>
 
+#include "io/impaired_device.hpp"
+
 namespace coronet::echo {
 
 const char* usage() {
@@ -13,7 +15,8 @@ Usage:
   coronet-echo serve   --iface IF --addr IP/PREFIX --port P [--backend af_packet] [--backlog N] [--busy-poll]
   coronet-echo connect --iface IF --addr IP/PREFIX --to IP:PORT [--count N] [--size BYTES] [--message TEXT]
                        [--linger MS] [--backend af_packet] [--busy-poll]
-  common: [--gateway IP] [--sysctl NAME=VALUE]... [--pcap FILE] [--trace] [--stats] [--steps] [--quiet]
+  common: [--gateway IP] [--sysctl NAME=VALUE]... [--pcap FILE] [--impair SPEC] [--trace] [--stats]
+          [--steps] [--quiet]
 
 Modes:
   serve     Listen on --port and echo every byte of every connection back until
@@ -45,6 +48,14 @@ Flags:
                       net.ipv4.tcp_syn_retries=2 (repeatable; an unknown name
                       lists every valid one)
   --pcap FILE         write every frame in and out to FILE (pcap, Ethernet)
+  --impair SPEC       lose, duplicate and reorder frames between coronet and
+                      the interface, both ways (for machines without netem):
+                      comma-separated [rx.|tx.]loss=P%, [rx.|tx.]dup=P%,
+                      [rx.|tx.]reorder=P% (P 0..100; rx = frames coronet
+                      receives, tx = frames it sends, no prefix = both),
+                      reorder-gap=K (a reordered frame follows the next K,
+                      1..64, default 3), seed=N (default 1), e.g.
+                      --impair loss=1%,dup=0.5%,reorder=2%
   --trace             print one tcpdump-style line per TCP segment
   --stats             connect: print the stack's counters (nstat names) at
                       exit; serve prints its non-zero counters at shutdown
@@ -78,7 +89,7 @@ const std::map<std::string_view, bool>& known_flags() {
       {"iface", true},  {"addr", true},    {"port", true},    {"to", true},     {"backend", true},
       {"backlog", true}, {"count", true},  {"size", true},    {"message", true}, {"linger", true},
       {"gateway", true}, {"sysctl", true}, {"pcap", true},    {"busy-poll", false}, {"trace", false},
-      {"stats", false},  {"steps", false}, {"quiet", false},  {"help", false},
+      {"stats", false},  {"steps", false}, {"quiet", false},  {"help", false},  {"impair", true},
   };
   return m;
 }
@@ -189,6 +200,10 @@ parse_outcome parse(int argc, const char* const* argv) {
     } else if (name == "pcap") {
       if (v.empty()) return fail("--pcap needs a file name");
       o.pcap = v;
+    } else if (name == "impair") {
+      auto spec = io::parse_impairment(v);
+      if (!spec) return fail("--impair: " + spec.error());
+      o.impair = v;
     } else if (name == "busy-poll") {
       o.busy_poll = true;
     } else if (name == "trace") {

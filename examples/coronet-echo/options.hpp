@@ -26,6 +26,7 @@ struct options {
   std::optional<ipv4_addr> gateway;
   std::vector<std::string> sysctls;  // NAME=VALUE, in order
   std::string pcap;
+  std::string impair;                // an io::impairment spec, checked by parse(); "" = none
   bool trace = false, stats = false, steps = false, quiet = false;
 
   // serve

@@ -26,6 +26,7 @@ result<conn_id, std::errc> layer::impl::connect(endpoint remote, time_point now)
   c.snd_una = c.iss;
   c.snd_nxt = c.snd_max = c.iss + 1;
   send_syn(c, now);
+  c.last_send = now;  // the SYN's send time: the handshake's RTT sample
   arm(c, now + backoff(0));
   stats.bump(counter::tcp_active_opens);
   return c.id;
@@ -83,6 +84,7 @@ void layer::impl::syn_sent_input(connection& c, const segment_in& s, time_point 
     c.snd_una = s.h.ack;
     c.state = tcp_state::established;
     disarm(c);
+    on_established(c, now);
     send_ack(c, now);
     notify(c, event::kind::connected);
     if (c.fin_queued) queue_fin(c, now);  // shutdown_send() came before the handshake ended

@@ -101,7 +101,7 @@ void layer::impl::push_closed(connection& c) {
 
 void layer::impl::to_closed(connection& c, std::optional<event::kind> why, std::errc e) {
   c.state = tcp_state::closed;
-  disarm(c);
+  disarm_all(c);
   if (c.in_table) {
     by_tuple.erase(c.tuple);
     c.in_table = false;
@@ -115,38 +115,6 @@ void layer::impl::release(connection& c) {
   c.released = true;
   push_closed(c);
   if (c.state == tcp_state::closed) conns.erase(c.id);  // frees c
-}
-
-void layer::impl::conn_timer(connection& c, time_point now) {
-  switch (c.state) {
-    case tcp_state::syn_sent: case tcp_state::syn_received: {
-      int limit = c.state == tcp_state::syn_sent ? cfg.tcp_syn_retries : cfg.tcp_synack_retries;
-      stats.bump(counter::tcp_timeouts);
-      if (c.retries >= limit) {
-        // Linux tcp_write_timeout: the handshake gives up with ETIMEDOUT.
-        stats.bump(counter::tcp_attempt_fails);
-        to_closed(c, event::kind::connect_failed, std::errc::timed_out);
-        return;
-      }
-      ++c.retries;
-      stats.bump(counter::tcp_synack_retrans);  // TCPSynRetrans counts SYNs and SYN-ACKs
-      stats.bump(counter::tcp_retrans_segs);
-      send_syn(c, now);
-      arm(c, now + backoff(c.retries));  // RFC 6298 5.5: 1 s, 2 s, 4 s ... apart
-      return;
-    }
-    case tcp_state::fin_wait_2:
-      if (c.released) to_closed(c, std::nullopt);  // tcp_fin_timeout for orphans
-      return;
-    case tcp_state::time_wait:
-      to_closed(c, std::nullopt);
-      return;
-    case tcp_state::closed: case tcp_state::listen:
-      return;
-    default:
-      retransmit_timer(c, now);
-      return;
-  }
 }
 
 }  // namespace coronet::tcp

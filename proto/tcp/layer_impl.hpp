@@ -63,18 +63,43 @@ struct layer::impl {
   conn_id next_conn = 1;
   listener_id next_listener = 1;
   std::vector<conn_id> tx_waiters;
+  // RFC 5961 7 host-wide challenge-ACK budget (tcp_challenge_ack_limit per second).
+  std::int64_t challenge_second = -1;
+  int challenge_left = 0;
 
   // --- lookup and events (layer.cpp) ---
   connection* find(conn_id c) const;        // a live, unreleased id
   listener_state* find_listener(listener_id l);
   void notify(connection& c, event::kind k, std::errc e = {});
-  void arm(connection& c, time_point t) { timers.set(c.timer, t, c.id); }
-  void disarm(connection& c) { c.timer.deadline = no_deadline; }
+  // The connection's heap slot holds the earliest of its timers (timers.cpp).
+  void rearm(connection& c);
+  // The handshake / FIN-WAIT-2 / TIME-WAIT timer.
+  void arm(connection& c, time_point t) {
+    c.misc_at = t;
+    rearm(c);
+  }
+  void disarm(connection& c) {
+    c.misc_at = no_deadline;
+    rearm(c);
+  }
+  void disarm_all(connection& c);
   connection& new_connection(const four_tuple& t, tcp_state st);
   duration backoff(int retries) const;
 
   // --- output.cpp ---
   bool emit(const four_tuple& t, wire::tcp_header& h, bytes p1, bytes p2, time_point now);
+  // A segment of an established connection: ACK, window, timestamps and SACK
+  // blocks filled in; a sent ACK clears the delayed-ACK state.
+  bool emit_conn(connection& c, wire::tcp_header& h, bytes p1, bytes p2, time_point now);
+  void add_sack_blocks(connection& c, wire::tcp_header& h, std::uint32_t room);
+  std::uint32_t sack_option_len(const connection& c) const;
+  std::uint32_t eff_mss(const connection& c) const;
+  // Sends record txq[i] again (fast retransmit, RTO, TLP); false when the TX ring refused it.
+  bool retransmit_record(connection& c, std::size_t i, time_point now);
+  bool send_new_segment(connection& c, std::uint32_t len, bool fin, time_point now, bool probe = false);
+  void send_window_probe(connection& c, time_point now);
+  void send_keepalive(connection& c, time_point now);
+  void block_tx(connection& c);
   void add_timestamp(const connection& c, wire::tcp_header& h, time_point now) const;
   std::uint16_t advertise(connection& c);  // window field; records rcv_adv
   void send_reset_reply(const segment_in& s, time_point now);  // RFC 9293 3.10.7.1 form
@@ -83,8 +108,10 @@ struct layer::impl {
   void send_rst(connection& c, time_point now);
   void send_syn(connection& c, time_point now);  // SYN, or SYN-ACK in SYN-RECEIVED
   void send_synack(const request_entry& r, time_point now, std::optional<std::uint32_t> tsval = {});
-  void transmit(connection& c, time_point now, bool after_timeout = false);
+  void transmit(connection& c, time_point now);
   void window_update(connection& c, time_point now);
+  bool challenge_allowed(connection& c, time_point now);  // RFC 5961 7 rate limits
+  bool oow_allowed(connection& c, time_point now);        // tcp_invalid_ratelimit
 
   // --- listener.cpp ---
   result<listener_id, std::errc> listen(std::uint16_t port, int backlog);
@@ -95,7 +122,7 @@ struct layer::impl {
   void conn_request(listener_state& l, const segment_in& s, time_point now);
   bool cookie_ack(listener_state& l, const segment_in& s, time_point now);
   connection* make_child(listener_state& l, const four_tuple& t, std::uint32_t iss, std::uint32_t irs,
-                         const peer_syn_options& peer, const segment_in& s);
+                         const peer_syn_options& peer, const segment_in& s, time_point now);
   void request_timer(request_entry& r, time_point now);
   void send_request_ack(const request_entry& r, time_point now);
   void drop_request(const four_tuple& t);
@@ -108,12 +135,43 @@ struct layer::impl {
 
   // --- established.cpp ---
   void sync_input(connection& c, const segment_in& s, time_point now);
-  bool process_ack(connection& c, const segment_in& s, time_point now);
+  void on_established(connection& c, time_point now);  // data-transfer state starts
   // False when the connection is gone.
   bool process_data(connection& c, const segment_in& s, time_point now, bool& ack_now);
+  bool queue_in_order(connection& c, bytes p);  // true when it closed a hole
+  void queue_out_of_order(connection& c, std::uint32_t seq, bytes p);
+  void note_sack_block(connection& c, seq_range r);
+  void trim_sack_blocks(connection& c);
+  void receive_fin(connection& c, time_point now);
+  std::uint32_t quickack_quota(const connection& c) const;
   std::size_t send(conn_id id, bytes data, time_point now);
   std::size_t recv(conn_id id, mut_bytes buf, time_point now);
-  void retransmit_timer(connection& c, time_point now);
+
+  // --- ack.cpp: the sender's side of an ACK (Linux tcp_ack) ---
+  // False when the connection is gone.
+  bool process_ack(connection& c, const segment_in& s, time_point now);
+  void pop_acked(connection& c, std::uint32_t ack, time_point now, std::optional<duration>& rtt_sample);
+  void process_sack(connection& c, const wire::tcp_header& h, time_point now);
+  void sack_record(connection& c, tx_seg& r, time_point now);
+  void rack_update(connection& c, const tx_seg& r, time_point now);
+  void rack_detect_loss(connection& c, time_point now);
+  void sack_dupthresh_loss(connection& c);
+  void mark_lost(connection& c, std::size_t i);
+  void enter_recovery(connection& c, std::uint32_t prior_in_flight, time_point now);
+  void prr_update(connection& c, std::uint32_t delivered);
+  void rearm_xmit(connection& c, time_point now);
+  void schedule_loss_probe(connection& c, time_point now);
+  void maybe_grow_sndbuf(connection& c);
+
+  // --- timers.cpp ---
+  void misc_timer(connection& c, time_point now);
+  void xmit_timer_fired(connection& c, time_point now);
+  void rto_fired(connection& c, time_point now);
+  void tlp_fired(connection& c, time_point now);
+  void persist_fired(connection& c, time_point now);
+  void delack_fired(connection& c, time_point now);
+  void keepalive_fired(connection& c, time_point now);
+  void abort_timed_out(connection& c);
 
   // --- close.cpp ---
   void shutdown_send(conn_id id, time_point now);

@@ -231,7 +231,7 @@ void layer::impl::request_input(request_entry& r, const segment_in& s, time_poin
   }
   request_entry copy = r;
   drop_request(r.tuple);
-  connection* c = make_child(l, copy.tuple, copy.iss, copy.irs, copy.peer, s);
+  connection* c = make_child(l, copy.tuple, copy.iss, copy.irs, copy.peer, s, now);
   sync_input(*c, s, now);  // the ACK may carry data or a FIN
 }
 
@@ -261,13 +261,14 @@ bool layer::impl::cookie_ack(listener_state& l, const segment_in& s, time_point 
     p.sack = o.sack;
   }
   stats.bump(counter::tcp_syncookies_recv);
-  connection* c = make_child(l, s.tuple, cookie, irs, p, s);
+  connection* c = make_child(l, s.tuple, cookie, irs, p, s, now);
   sync_input(*c, s, now);
   return true;
 }
 
 connection* layer::impl::make_child(listener_state& l, const four_tuple& t, std::uint32_t iss,
-                                    std::uint32_t irs, const peer_syn_options& peer, const segment_in& s) {
+                                    std::uint32_t irs, const peer_syn_options& peer, const segment_in& s,
+                                    time_point now) {
   connection& c = new_connection(t, tcp_state::established);
   c.listener = l.id;
   c.accepted = false;
@@ -280,6 +281,7 @@ connection* layer::impl::make_child(listener_state& l, const four_tuple& t, std:
   c.snd_wl1 = s.h.seq;
   c.snd_wl2 = s.h.ack;
   c.rcv_adv = c.rcv_nxt + static_cast<std::uint32_t>(std::min(cfg.tcp_rmem, 65535));
+  on_established(c, now);
   stats.bump(counter::tcp_passive_opens);
   l.accept_queue.push_back(c.id);
   if (l.accept_queue.size() == 1) {

@@ -22,6 +22,31 @@ std::size_t ring_buffer::write(bytes data) {
   return n;
 }
 
+void ring_buffer::write_at(std::size_t offset, bytes data) {
+  assert(len_ + offset + data.size() <= cap_ && has_storage());
+  if (data.empty()) return;
+  std::size_t pos = (head_ + len_ + offset) % cap_;
+  std::size_t first = std::min(data.size(), cap_ - pos);
+  std::memcpy(buf_.get() + pos, data.data(), first);
+  if (data.size() > first) std::memcpy(buf_.get(), data.data() + first, data.size() - first);
+}
+
+void ring_buffer::commit(std::size_t n) {
+  assert(len_ + n <= cap_);
+  len_ += n;
+}
+
+void ring_buffer::grow(std::size_t capacity) {
+  if (capacity <= cap_) return;
+  auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+  auto [a, b] = peek(0, len_);
+  if (!a.empty()) std::memcpy(bigger.get(), a.data(), a.size());
+  if (!b.empty()) std::memcpy(bigger.get() + a.size(), b.data(), b.size());
+  buf_ = std::move(bigger);
+  cap_ = capacity;
+  head_ = 0;
+}
+
 std::size_t ring_buffer::read(mut_bytes out) {
   std::size_t n = std::min(out.size(), len_);
   auto [a, b] = peek(0, n);
@@ -34,7 +59,9 @@ std::size_t ring_buffer::read(mut_bytes out) {
 void ring_buffer::consume(std::size_t n) {
   assert(n <= len_);
   len_ -= n;
-  head_ = len_ == 0 ? 0 : (head_ + n) % cap_;
+  // The head moves on even when the buffer empties: out-of-order bytes placed
+  // by write_at() sit at fixed offsets from it.
+  if (cap_) head_ = (head_ + n) % cap_;
 }
 
 std::pair<bytes, bytes> ring_buffer::peek(std::size_t offset, std::size_t n) const {

@@ -1,6 +1,7 @@
-// proto/tcp/ring_buffer.hpp - a fixed-capacity byte ring, allocated once per
-// connection: the send buffer (bytes from SND.UNA on) and the receive buffer
-// (bytes the application has not read yet).
+// proto/tcp/ring_buffer.hpp - a byte ring allocated once per connection (and
+// again only when the send buffer autotunes upwards): the send buffer (bytes
+// from SND.UNA on) and the receive buffer (bytes the application has not read
+// yet, followed by out-of-order bytes placed where they belong).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,15 @@ class ring_buffer {
 
   // Appends as much of `data` as fits; returns the count.
   std::size_t write(bytes data);
+  // Places `data` `offset` bytes past the end of the readable bytes without
+  // making it readable (out-of-order data waiting for the hole before it);
+  // requires size() + offset + data.size() <= capacity().
+  void write_at(std::size_t offset, bytes data);
+  // Makes n bytes past the end readable: bytes placed by write_at() (n <= free()).
+  void commit(std::size_t n);
+  // Reallocates to a larger capacity, keeping the bytes (send buffer
+  // autotuning, Linux tcp_sndbuf_expand). No-op when not larger.
+  void grow(std::size_t capacity);
   // Copies up to out.size() bytes from the front and removes them.
   std::size_t read(mut_bytes out);
   // Removes n bytes from the front (n <= size()).

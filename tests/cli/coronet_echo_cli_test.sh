@@ -35,6 +35,18 @@ expect "bad --sysctl value -> exit 2, says what is accepted" 2 "expected an inte
   serve --iface lo --addr 198.18.0.2/24 --port 7 --sysctl net.ipv4.tcp_syn_retries=abc
 expect "missing interface -> exit 2 naming it" 2 "nosuchif0 not found" \
   serve --iface nosuchif0 --addr 198.18.0.2/24 --port 7
+expect "--help lists --impair" 0 "--impair SPEC" --help
+expect "--impair without % -> exit 2, names the item" 2 "bad impairment item 'loss=1'" \
+  serve --iface lo --addr 198.18.0.2/24 --port 7 --impair loss=1
+expect "--impair unknown key -> exit 2, shows the grammar" 2 "unknown key 'jitter'.*reorder-gap=K" \
+  connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --impair loss=1%,jitter=5%
+expect "--impair out of range -> exit 2" 2 "0..100" \
+  serve --iface lo --addr 198.18.0.2/24 --port 7 --impair=tx.dup=150%
+expect "--impair empty -> exit 2" 2 "empty impairment spec" \
+  serve --iface lo --addr 198.18.0.2/24 --port 7 --impair=
+# A good spec passes the parser: the run then stops at the missing interface.
+expect "--impair good spec -> accepted (fails later, on the interface)" 2 "nosuchif0 not found" \
+  serve --iface nosuchif0 --addr 198.18.0.2/24 --port 7 --impair loss=1%,rx.reorder=2.5%,reorder-gap=4,seed=9
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
     "$bin" serve --iface lo --addr 198.18.0.2/24 --port 7 2>&1); rc=$?

@@ -420,8 +420,10 @@ TEST_CASE("receive: unknown ethertype, unknown protocol, fragment -> dropped und
   frag[14 + 10] = frag[14 + 11] = 0;
   auto sum = wire::internet_checksum(bytes(frag).subspan(14, 20));
   store_be16(&frag[14 + 10], sum);
-  k.e.on_frame(frag, at(1s));
-  CHECK(k.e.stats()[drop::ipv4_reasm_fails] == 1);
+  k.e.on_frame(frag, at(1s));  // held for reassembly until ipfrag_time runs out
+  CHECK(k.e.stats()[counter::ip_reasm_reqds] == 1);
+  k.e.on_timer(at(31s));
+  CHECK(k.e.stats()[drop::ipv4_reasm_timeout] == 1);
   CHECK(k.e.stats().total_drops() == 3);
   CHECK(drain(k.e).empty());
 }
