@@ -473,6 +473,16 @@ void stack::print_stats(std::ostream& out, bool all) const {
   line("DevRxCsumNotReady", d.rx_csum_not_ready);
   line("DevRxMaxFrame", d.rx_max_frame);
   line("DevTxErrors", d.tx_errors);
+  if (const auto* imp = dynamic_cast<const io::impaired_device*>(dev_)) {
+    const io::impairment_stats& s = imp->impair_stats();
+    line("ImpairRxDropped", s.rx.dropped);
+    line("ImpairTxDropped", s.tx.dropped);
+    line("ImpairRxDuplicated", s.rx.duplicated);
+    line("ImpairTxDuplicated", s.tx.duplicated);
+    line("ImpairRxReordered", s.rx.reordered);
+    line("ImpairTxReordered", s.tx.reordered);
+    line("ImpairTxNoBuffer", s.tx.no_buffer);
+  }
 }
 
 }  // namespace coronet::net

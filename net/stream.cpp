@@ -69,6 +69,14 @@ void stream::release(bool abort) noexcept {
 void stream::close() noexcept { release(false); }
 void stream::abort() noexcept { release(true); }
 
+void stream::set_nodelay(bool on) {
+  if (st_ != nullptr) st_->engine_.set_nodelay(id_, on);
+}
+
+void stream::set_keepalive(bool on) {
+  if (st_ != nullptr) st_->engine_.set_keepalive(id_, on, st_->now());
+}
+
 conn_info stream::info() const {
   if (st_ != nullptr) {
     if (auto i = st_->engine_.info(id_)) return *i;

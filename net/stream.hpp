@@ -90,8 +90,14 @@ class stream {
   bool is_open() const noexcept { return st_ != nullptr; }
   endpoint local() const { return local_; }
   endpoint remote() const { return remote_; }
-  // State, negotiated options and byte counts; state closed once it is gone.
+  // State, options, windows, RTT and counters (what `ss -ti` shows); state
+  // closed once it is gone. net/conn_report.hpp prints it.
   conn_info info() const;
+  // Nagle's algorithm off (the default, as TCP_NODELAY) or on (RFC 9293 3.7.4).
+  void set_nodelay(bool on);
+  // SO_KEEPALIVE: probes after net.ipv4.tcp_keepalive_time idle; a dead peer
+  // fails pending and later reads/writes with timed_out.
+  void set_keepalive(bool on);
   conn_id id() const noexcept { return id_; }
 
  private:

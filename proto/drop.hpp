@@ -59,7 +59,8 @@ namespace coronet {
   X(tx_queue_full, "TxQueueFull")                                                       \
   X(neighbor_queue_full, "NeighQueueFull")                                              \
   X(neighbor_unresolved, "NeighUnresolved")                                             \
-  X(ip_out_no_routes, "IpOutNoRoutes") /* off the subnet and no gateway */
+  X(ip_out_no_routes, "IpOutNoRoutes") /* off the subnet and no gateway */         \
+  X(ip_out_too_big, "IpOutTooBig") /* a segment over the MTU: never built by TCP */
 
 enum class drop : std::uint8_t {
 #define CORONET_X(id, name) id,

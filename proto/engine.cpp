@@ -362,7 +362,12 @@ void engine::impl::discarded(ipv4_addr, bytes frame) {
 bool engine::impl::send_segment(ipv4_addr dst, const wire::tcp_header& th, bytes payload, bytes payload2,
                                 time_point now) {
   std::size_t seg_len = wire::tcp_header_len(th) + payload.size() + payload2.size();
-  if (wire::ipv4_min_header_len + seg_len > iface.mtu) return false;  // TCP sizes segments by the MSS
+  if (wire::ipv4_min_header_len + seg_len > iface.mtu) {
+    // TCP sizes segments by the MSS, options included; were one too big, it
+    // counts as sent and lost, so the retransmission timer deals with it.
+    stats.bump(drop::ip_out_too_big);
+    return true;
+  }
   wire::ipv4_header h = ip_header(dst, wire::ip_proto::tcp, seg_len);
   h.dont_fragment = true;  // Linux sets DF on TCP (path MTU discovery)
   return output_ip(h, now, [&](mut_bytes out) { return wire::emit(th, payload, iface.addr, dst, out, payload2); });
@@ -427,6 +432,9 @@ std::errc engine::error(conn_id c) const { return p_->tcp.error(c); }
 void engine::shutdown_send(conn_id c, time_point now) { p_->tcp.shutdown_send(c, now); }
 void engine::close(conn_id c, time_point now) { p_->tcp.close(c, now); }
 void engine::abort(conn_id c, time_point now) { p_->tcp.abort(c, now); }
+void engine::set_nodelay(conn_id c, bool on) { p_->tcp.set_nodelay(c, on); }
+void engine::set_keepalive(conn_id c, bool on, time_point now) { p_->tcp.set_keepalive(c, on, now); }
+
 std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c); }
 
 const counters& engine::stats() const { return p_->stats; }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <system_error>
 
 #include "proto/counters.hpp"
@@ -59,7 +60,8 @@ struct event {
   std::errc error{};
 };
 
-// Negotiated during the handshake; what `ss -ti` would show.
+// A connection's state, options, windows, RTT and counters: what `ss -ti`
+// shows for a kernel socket.
 struct conn_info {
   tcp_state state = tcp_state::closed;
   endpoint local, remote;
@@ -69,6 +71,26 @@ struct conn_info {
   bool timestamps = false, sack_permitted = false;
   std::uint32_t iss = 0, irs = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
+
+  // Congestion control and loss recovery (Linux tcp_info).
+  std::string_view congestion_control;  // "cubic", "reno", or empty before ESTABLISHED
+  std::string_view ca_state;            // "open", "disorder", "recovery", "loss"
+  std::uint32_t cwnd = 0, ssthresh = 0;  // segments
+  std::uint32_t snd_wnd = 0, rcv_wnd = 0;  // bytes: the peer's window, the one we advertised
+  duration srtt{}, rttvar{}, rto{}, min_rtt{};
+  std::uint32_t unacked = 0, sacked = 0, lost = 0, retrans = 0, in_flight = 0;  // segments now
+  std::uint32_t backoff = 0;                     // RTO backoffs in a row
+  bool reordering_seen = false;
+  std::size_t send_queue = 0, recv_queue = 0;   // bytes held: unacknowledged + unsent, unread
+  std::size_t sndbuf = 0, rcvbuf = 0;           // buffer capacities
+  bool nodelay = true, keepalive = false;
+
+  // Totals over the connection's life.
+  std::uint64_t segs_in = 0, segs_out = 0, data_segs_in = 0, data_segs_out = 0;
+  std::uint64_t retrans_segs = 0, retrans_bytes = 0, rto_expiries = 0, fast_retrans = 0, tlp_probes = 0;
+  std::uint64_t sack_recoveries = 0, reno_recoveries = 0, ofo_segs = 0, dup_segs_in = 0, dsacks_in = 0;
+  std::uint64_t dup_acks_in = 0, win_probes = 0, zero_window_adv = 0, challenge_acks = 0;
+  std::uint64_t bytes_acked = 0, delivered = 0;
 };
 
 struct segment_summary {
@@ -131,6 +153,10 @@ class engine {
   void close(conn_id c, time_point now);   // shutdown_send + release the id when done
   void abort(conn_id c, time_point now);   // RST now, release the id
   std::optional<conn_info> info(conn_id c) const;
+  // Nagle's algorithm (RFC 9293 3.7.4); off by default, as with TCP_NODELAY.
+  void set_nodelay(conn_id c, bool on);
+  // SO_KEEPALIVE with tcp_keepalive_time / _intvl / _probes.
+  void set_keepalive(conn_id c, bool on, time_point now);
 
   // --- observing ---
   const counters& stats() const;

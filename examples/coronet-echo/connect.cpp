@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "app.hpp"
+#include "net/conn_report.hpp"
 #include "runtime/cancel.hpp"
 #include "runtime/timer.hpp"
 
@@ -151,6 +152,7 @@ rt::task<int> client(const options& o, net::stack& st, net::handshake_steps* ste
   bool peer_closed = co_await rt::with_timeout(until_eof(*c), 10s);  // not inside if(): GCC 12, README
   if (!peer_closed)
     std::cerr << "coronet-echo: the peer did not close within 10 s\n";
+  if (o.stats) net::print_conn_info(std::cout, c->info());
   c->close();
   // Keep the stack running so TIME-WAIT can re-ACK a retransmitted FIN.
   co_await rt::sleep_for(std::chrono::milliseconds(o.linger_ms));

@@ -6,6 +6,7 @@
 #include <stop_token>
 
 #include "app.hpp"
+#include "net/conn_report.hpp"
 #include "runtime/cancel.hpp"
 #include "runtime/timer.hpp"
 #include "signals.hpp"
@@ -21,6 +22,7 @@ struct server_state {
   net::stack& st;
   net::handshake_steps* steps;
   bool quiet;
+  bool stats;    // --stats: each connection's report (net/conn_report.hpp) when it ends
   int live = 0;  // echo tasks running
 };
 
@@ -34,6 +36,7 @@ rt::task<> echo_connection(net::stream s, server_state& ss) {
     net::result<std::size_t> w = co_await s.write(bytes{buf.data(), *n});
     if (!w) break;
   }
+  if (ss.stats) net::print_conn_info(std::cout, s.info());
   s.close();
   --ss.live;
 }
@@ -92,7 +95,7 @@ int serve(const options& o, const net::stack_config& cfg) {
             << st->iface().mac.to_string() << ", mtu " << st->iface().mtu << ")"
             << (o.busy_poll ? ", busy-polling" : "") << std::endl;
 
-  server_state ss{sched, *st, steps ? &*steps : nullptr, o.quiet};
+  server_state ss{sched, *st, steps ? &*steps : nullptr, o.quiet, o.stats};
   int status = sched.block_on(accept_loop(*l, ss).with_stop_token(stop.get_token()));
   // serve always reports its counters at shutdown; --stats adds the zeros.
   st->print_stats(std::cout, o.stats);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/seq.hpp"
 
 namespace coronet::tcp {
 
@@ -203,7 +204,69 @@ std::optional<conn_info> layer::info(conn_id id) const {
   i.irs = c->irs;
   i.bytes_sent = c->bytes_sent;
   i.bytes_received = c->bytes_received;
+  if (c->cc) {
+    i.congestion_control = c->cc->name();
+    i.cwnd = c->cc->cwnd();
+    i.ssthresh = c->cc->ssthresh();
+  }
+  static constexpr std::string_view ca_names[] = {"open", "disorder", "recovery", "loss"};
+  i.ca_state = ca_names[static_cast<int>(c->ca)];
+  i.snd_wnd = c->snd_wnd;
+  i.rcv_wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+  if (c->rtt.has_sample()) {
+    i.srtt = c->rtt.srtt();
+    i.rttvar = c->rtt.rttvar();
+    i.min_rtt = c->rtt.min_rtt();
+  }
+  i.rto = c->rto;
+  i.unacked = static_cast<std::uint32_t>(c->txq.size());
+  i.sacked = c->sacked_out;
+  i.lost = c->lost_out;
+  i.retrans = c->retrans_out;
+  i.in_flight = c->in_flight();
+  i.backoff = c->retries;
+  i.reordering_seen = c->reordering_seen;
+  if (c->sndbuf.has_storage()) i.send_queue = c->sndbuf.size();
+  if (c->rcvbuf.has_storage()) i.recv_queue = c->rcvbuf.size();
+  i.sndbuf = c->sndbuf.capacity();
+  i.rcvbuf = c->rcvbuf.capacity();
+  i.nodelay = !c->nagle;
+  i.keepalive = c->keepalive;
+  const conn_stats& st = c->st;
+  i.segs_in = st.segs_in;
+  i.segs_out = st.segs_out;
+  i.data_segs_in = st.data_segs_in;
+  i.data_segs_out = st.data_segs_out;
+  i.retrans_segs = st.retrans_segs;
+  i.retrans_bytes = st.retrans_bytes;
+  i.rto_expiries = st.rto_expiries;
+  i.fast_retrans = st.fast_retrans;
+  i.tlp_probes = st.tlp_probes;
+  i.sack_recoveries = st.sack_recoveries;
+  i.reno_recoveries = st.reno_recoveries;
+  i.ofo_segs = st.ofo_segs;
+  i.dup_segs_in = st.dup_segs_in;
+  i.dsacks_in = st.dsacks_in;
+  i.dup_acks_in = st.dup_acks_in;
+  i.win_probes = st.win_probes;
+  i.zero_window_adv = st.zero_window_adv;
+  i.challenge_acks = st.challenge_acks;
+  i.bytes_acked = st.bytes_acked;
+  i.delivered = st.delivered;
   return i;
+}
+
+void layer::set_nodelay(conn_id id, bool on) {
+  if (connection* c = p_->find(id)) c->nagle = !on;
+}
+
+void layer::set_keepalive(conn_id id, bool on, time_point now) {
+  connection* c = p_->find(id);
+  if (!c) return;
+  c->keepalive = on;
+  c->keepalive_probes_out = 0;
+  c->keepalive_at = on ? std::max(now, c->last_recv) + p_->cfg.tcp_keepalive_time : no_deadline;
+  p_->rearm(*c);
 }
 
 void layer::set_observer(segment_observer* o) { p_->observer = o; }

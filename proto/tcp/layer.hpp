@@ -75,6 +75,8 @@ class layer {
   void close(conn_id c, time_point now);
   void abort(conn_id c, time_point now);
   std::optional<conn_info> info(conn_id c) const;
+  void set_nodelay(conn_id c, bool on);
+  void set_keepalive(conn_id c, bool on, time_point now);
 
   void set_observer(segment_observer* o);
 

@@ -129,7 +129,6 @@ void run_one(const link_profile& lp, expect e, duration time_limit, const char* 
   CHECK(ci->timestamps == o.timestamps);
   bool done = t.exchange();
   INFO(t.summary());
-  if (getenv("SIMTESTS_DEBUG")) MESSAGE(combination << "\n" << t.summary());
   CHECK(done);
   CHECK_FALSE(t.client_app.first_mismatch);
   CHECK_FALSE(t.server_app.first_mismatch);
