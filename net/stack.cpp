@@ -71,12 +71,29 @@ stack::stack(rt::scheduler& sched, const stack_config& cfg, std::unique_ptr<io::
     add_observer(trace_.get());
   }
   dev_->start(*this);
+  // Segments are built straight in the device's TX buffers (one copy from
+  // the send buffer); the engine's ring only holds what the device had no
+  // buffer for.
+  engine_.set_frame_sink(this);
   sched_.add_poller(this);
+}
+
+mut_bytes stack::acquire() {
+  tx_slot_ = dev_->tx_buffer();
+  return tx_slot_;
+}
+
+void stack::commit(std::size_t len) {
+  if (pcap_) pcap_->write(tx_slot_.first(len));
+  dev_->tx_commit(len);
+  unflushed_ = true;
+  dirty_ = true;  // the next poll flushes
 }
 
 stack::~stack() {
   sched_.remove_poller(this);
   engine_.set_observer(nullptr);
+  engine_.set_frame_sink(nullptr);
   // Handles and pending operations may outlive the stack (the scheduler
   // destroys suspended tasks after it): cut them loose so they never touch it.
   auto detach = [this](detail::op* o) {
@@ -156,7 +173,7 @@ std::optional<time_point> stack::next_deadline() const {
 }
 
 void stack::flush_tx(time_point now) {
-  bool sent = false;
+  bool sent = std::exchange(unflushed_, false);
   tx_blocked_ = false;
   for (;;) {
     mut_bytes buf = dev_->tx_buffer();

@@ -72,7 +72,7 @@ class [[nodiscard]] connect_awaitable {
   detail::op op_;
 };
 
-class stack final : public rt::poller, private io::rx_sink {
+class stack final : public rt::poller, private io::rx_sink, private frame_sink {
  public:
   // Opens cfg.backend on cfg.ifname. Throws std::runtime_error with a message
   // naming what is missing (the interface, CAP_NET_RAW, an unknown backend).
@@ -162,6 +162,9 @@ class stack final : public rt::poller, private io::rx_sink {
   void serve_acceptors(listener_id l);
 
   void flush_tx(time_point now);
+  // frame_sink: the engine writes frames into the device's buffers.
+  mut_bytes acquire() override;
+  void commit(std::size_t len) override;
   void dispatch(const event& e);
 
   rt::scheduler& sched_;
@@ -174,6 +177,8 @@ class stack final : public rt::poller, private io::rx_sink {
   absl::flat_hash_map<conn_id, conn_rec> conns_;
   absl::flat_hash_map<listener_id, listener_rec> listeners_;
   bool dirty_ = false;       // engine calls since the last poll: frames or events may be waiting
+  bool unflushed_ = false;   // frames committed straight to the device, not yet flushed
+  mut_bytes tx_slot_;        // the device buffer the engine is writing into
   bool tx_blocked_ = false;  // the device had no TX buffer: frames may be waiting
 };
 

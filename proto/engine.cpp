@@ -156,6 +156,8 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   counters stats;
   tx_ring tx;
   bool tx_full_reported = false;
+  frame_sink* sink = nullptr;
+  bool slot_in_sink = false;  // the slot tx_reserve() returned is the sink's
   arp::neighbor_cache neigh;
   fifo<event> events;
   std::uint16_t ip_id = 0;
@@ -261,6 +263,15 @@ std::optional<ipv4_addr> engine::impl::route(ipv4_addr dst) const {
 }
 
 mut_bytes engine::impl::tx_reserve() {
+  // Straight into the device's buffer when nothing is queued ahead of it.
+  slot_in_sink = false;
+  if (sink != nullptr && tx.empty()) {
+    mut_bytes direct = sink->acquire();
+    if (!direct.empty()) {
+      slot_in_sink = true;
+      return direct;
+    }
+  }
   mut_bytes slot = tx.reserve();
   if (slot.empty()) {
     stats.bump(drop::tx_queue_full);
@@ -273,6 +284,11 @@ void engine::impl::tx_commit(mut_bytes slot, std::size_t len) {
   if (len < eth_min_frame) {
     std::memset(slot.data() + len, 0, eth_min_frame - len);
     len = eth_min_frame;
+  }
+  if (slot_in_sink) {
+    slot_in_sink = false;
+    sink->commit(len);
+    return;
   }
   tx.commit(len);
 }
@@ -439,6 +455,7 @@ std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c);
 
 const counters& engine::stats() const { return p_->stats; }
 void engine::set_observer(segment_observer* o) { p_->tcp.set_observer(o); }
+void engine::set_frame_sink(frame_sink* s) { p_->sink = s; }
 const settings& engine::config() const { return p_->cfg; }
 const interface_config& engine::iface() const { return p_->iface; }
 

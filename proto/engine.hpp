@@ -116,6 +116,19 @@ class segment_observer {
 };
 
 
+// Where frames go when they can go straight out: the device's own transmit
+// buffers, so a segment is written once, from the send buffer into the frame
+// the device sends (net::stack implements it over io::device).
+class frame_sink {
+ public:
+  virtual ~frame_sink() = default;
+  // A buffer of at least mtu + 14 bytes for the next frame, or an empty span
+  // when none is free (the engine then keeps the frame in its own ring).
+  virtual mut_bytes acquire() = 0;
+  // The last acquired buffer holds a frame of `len` bytes: send it.
+  virtual void commit(std::size_t len) = 0;
+};
+
 class engine {
  public:
   // `seed` keys the ISN hash (RFC 6528), the SYN-cookie secret and the port
@@ -161,6 +174,10 @@ class engine {
   // --- observing ---
   const counters& stats() const;
   void set_observer(segment_observer* o);  // nullptr to stop
+  // Frames built while a sink is set go straight into its buffers whenever
+  // the engine's own ring is empty (order is kept); next_frame() hands out
+  // the rest. nullptr: everything waits in the ring for next_frame().
+  void set_frame_sink(frame_sink* s);
   const settings& config() const;
   const interface_config& iface() const;
 

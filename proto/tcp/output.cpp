@@ -192,9 +192,12 @@ bool layer::impl::challenge_allowed(connection& c, time_point now) {
 }
 
 void layer::impl::send_rst(connection& c, time_point now) {
-  // Linux tcp_send_active_reset: RST|ACK at SND.NXT.
+  // Linux tcp_send_active_reset with tcp_acceptable_seq(): RST|ACK at
+  // SND.NXT, or at the window's right edge when SND.NXT lies beyond it (a
+  // zero-window probe moved it), so the peer accepts the RST.
   wire::tcp_header h;
-  h.seq = c.snd_nxt;
+  std::uint32_t wnd_end = c.snd_una + c.snd_wnd;
+  h.seq = seq_leq(c.snd_nxt, wnd_end) ? c.snd_nxt : wnd_end;
   h.ack = c.rcv_nxt;
   h.flags = tf::rst | tf::ack;
   emit(c.tuple, h, {}, {}, now);

@@ -16,13 +16,6 @@ port=5001
 coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60)
 kernel_args=(--stack kernel --timeout 60)
 
-bg_in_coronet() {
-  local log=$1
-  shift
-  ip netns exec "$LAB_NS_CORONET" "$@" >"$log" 2>&1 &
-  BG_PID=$!
-  lab_pids+=("$BG_PID")
-}
 # field LOG KEY [N]: KEY's value on the N-th result line (default 1).
 field() { grep '^sent=' "$1" | sed -n "${3:-1}p" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 show() { echo "--- $1"; cat "$1"; }

@@ -47,6 +47,14 @@ bg_coronet() {
   BG_PID=$!
   lab_pids+=("$BG_PID")
 }
+# bg_in_coronet LOGFILE CMD...: starts any command in coronet's namespace; sets BG_PID.
+bg_in_coronet() {
+  local log=$1
+  shift
+  ip netns exec "$LAB_NS_CORONET" "$@" >"$log" 2>&1 &
+  BG_PID=$!
+  lab_pids+=("$BG_PID")
+}
 # bg_kernel LOGFILE CMD...: starts a command in the kernel's namespace; sets BG_PID.
 bg_kernel() {
   local log=$1

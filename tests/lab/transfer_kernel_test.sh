@@ -13,14 +13,6 @@ port=5001
 echo "lab: coronet $LAB_IP_CORONET on $LAB_IF_CORONET, kernel $LAB_IP_KERNEL; $size bytes each way"
 
 coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats)
-# bg_in_coronet LOG CMD...: like lib.sh's bg_kernel, in coronet's namespace.
-bg_in_coronet() {
-  local log=$1
-  shift
-  ip netns exec "$LAB_NS_CORONET" "$@" >"$log" 2>&1 &
-  BG_PID=$!
-  lab_pids+=("$BG_PID")
-}
 # field LOG KEY: KEY's value on the result line (the one starting "sent=").
 field() { grep -m1 '^sent=' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 show() { echo "--- $1"; cat "$1"; }

@@ -21,13 +21,6 @@ size=$((4 << 20))
 port=5001
 coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats)
 
-bg_in_coronet() {
-  local log=$1
-  shift
-  ip netns exec "$LAB_NS_CORONET" "$@" >"$log" 2>&1 &
-  BG_PID=$!
-  lab_pids+=("$BG_PID")
-}
 field() { grep -m1 '^sent=' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 counter() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
 kernel_counter() { in_kernel nstat -asz "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'; }

@@ -359,3 +359,72 @@ TEST_CASE("delayed ACK: a lone segment -> ACKed within tcp_delack (40 ms)") {
     CHECK(t.s.client.stats()[counter::tcp_retrans_segs] == 0);  // no retransmission stood in for the ACK
   }
 }
+
+// --- keepalive -------------------------------------------------------------
+
+namespace {
+settings keepalive_settings() {
+  settings cs;
+  cs.tcp_keepalive_time = 10s;
+  cs.tcp_keepalive_intvl = 2s;
+  cs.tcp_keepalive_probes = 3;
+  return cs;
+}
+// Client segments sent at or after `from` (an idle client sends nothing else).
+std::vector<time_point> client_segments(const io::memory_link& l, time_point from) {
+  std::vector<time_point> v;
+  for (const auto& s : l.segments())
+    if (s.dir == sim::c2s && s.at >= from) v.push_back(s.at);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("keepalive: an idle connection whose peer answers -> a probe after tcp_keepalive_time, connection kept") {
+  settings cs = keepalive_settings();
+  transfer_sim t(cs, settings{}, one_way_spec(0));
+  start(t);
+  time_point idle = t.s.now;
+  t.s.client.set_keepalive(t.client_app.c, true, idle);
+  t.run_for(25s);
+  INFO(segment_log(t.s.link, idle));
+  auto probes = client_segments(t.s.link, idle);
+  // Linux tcp_keepalive_timer: the first probe once the connection has been
+  // idle for tcp_keepalive_time; the peer's ACK counts as activity, so the
+  // next comes tcp_keepalive_time after that ACK.
+  REQUIRE(probes.size() >= 1);
+  CHECK(probes[0] - idle >= cs.tcp_keepalive_time);
+  CHECK(probes[0] - idle <= cs.tcp_keepalive_time + 100ms);
+  CHECK(probes.size() <= 3);
+  CHECK(t.s.client.stats()[counter::tcp_keepalive] == probes.size());
+  auto i = t.s.client.info(t.client_app.c);
+  REQUIRE(i);
+  CHECK(i->state == tcp_state::established);
+  CHECK_FALSE(sim::has_event(t.s.client_events, event::kind::reset));
+}
+
+TEST_CASE("keepalive: the peer is gone -> tcp_keepalive_probes probes tcp_keepalive_intvl apart, then timed_out") {
+  settings cs = keepalive_settings();
+  transfer_sim t(cs, settings{}, one_way_spec(0));
+  start(t);
+  t.drop_filter[1] = [](bytes) { return true; };  // nothing comes back
+  time_point idle = t.s.now;
+  t.s.client.set_keepalive(t.client_app.c, true, idle);
+  conn_id c = t.client_app.c;
+  bool failed = t.drive([&] { return sim::has_event(t.s.client_events, event::kind::reset, c); }, idle + 60s);
+  time_point failed_at = t.s.now;
+  t.run_for(10s);
+  INFO(segment_log(t.s.link, idle));
+  REQUIRE(failed);
+  auto probes = client_segments(t.s.link, idle);
+  REQUIRE(probes.size() == 3);
+  CHECK(probes[0] - idle >= cs.tcp_keepalive_time);
+  CHECK(probes[0] - idle <= cs.tcp_keepalive_time + 100ms);
+  CHECK(probes[1] - probes[0] == cs.tcp_keepalive_intvl);
+  CHECK(probes[2] - probes[1] == cs.tcp_keepalive_intvl);
+  // Linux: the timer after the last probe finds tcp_keepalive_probes
+  // unanswered and fails the connection with ETIMEDOUT.
+  CHECK(failed_at - probes[2] == cs.tcp_keepalive_intvl);
+  CHECK(sim::find_event(t.s.client_events, event::kind::reset, c)->error == std::errc::timed_out);
+  CHECK(t.s.client.error(c) == std::errc::timed_out);
+  CHECK(t.s.client.stats()[counter::tcp_keepalive] == 3);
+}

@@ -69,7 +69,6 @@ class byte_stream {
       left -= n;
     }
   }
-  }
 
  private:
   static std::uint64_t mix(std::uint64_t z) {  // splitmix64's finaliser
