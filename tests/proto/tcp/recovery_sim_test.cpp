@@ -264,6 +264,7 @@ TEST_CASE("TLP: the last two segments of a flight lost -> a loss probe, then SAC
   time_point t0 = t.s.now;
   bool done = t.drive([&] { return t.server_app.received == t.server_app.to_recv; }, t0 + 5s);
   INFO(t.summary());
+  INFO(segment_log(t.s.link, t0));
   CHECK(done);
   CHECK(t.server_app.digest_ok());
   CAPTURE(ms(t.server_app.all_read_at.value_or(t0) - t0));
@@ -281,6 +282,7 @@ TEST_CASE("TLP: the last segment lost -> repaired by the loss probe, not by an R
   time_point t0 = t.s.now;
   bool done = t.drive([&] { return t.server_app.received == t.server_app.to_recv; }, t0 + 5s);
   INFO(t.summary());
+  INFO(segment_log(t.s.link, t0));
   CHECK(done);
   CHECK(t.server_app.digest_ok());
   const counters& c = t.s.client.stats();
