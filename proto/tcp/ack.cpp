@@ -395,9 +395,11 @@ void layer::impl::maybe_grow_sndbuf(connection& c) {
   if (!c.send_blocked || !c.cc || c.in_flight() >= c.cc->cwnd()) return;
   std::size_t want = 2ull * std::max<std::uint32_t>(c.cc->cwnd(), static_cast<std::uint32_t>(cfg.tcp_reordering) + 1) *
                      eff_mss(c);
-  want = std::min<std::size_t>(want, static_cast<std::size_t>(std::max(cfg.tcp_wmem_max, cfg.tcp_wmem)));
-  if (want <= c.sndbuf.capacity() || !c.sndbuf.has_storage()) return;
-  c.sndbuf.grow(want);
+  const auto ceiling = static_cast<std::size_t>(std::max(cfg.tcp_wmem_max, cfg.tcp_wmem));
+  if (std::min(want, ceiling) <= c.sndbuf.capacity() || !c.sndbuf.has_storage()) return;
+  // At least double: each step reallocates and copies the buffer, so cwnd's
+  // slow creep in congestion avoidance must not mean a copy per RTT.
+  c.sndbuf.grow(std::min(std::max(want, 2 * c.sndbuf.capacity()), ceiling));
   stats.bump(counter::tcp_sndbuf_grows);
 }
 

@@ -247,8 +247,8 @@ class transfer_sim {
     return true;
   }
 
-  // Both streams written and read in full (digests computed), within
-  // spec.time_limit of simulated time.
+  // Both streams written and read in full (each byte checked, the digest
+  // kept), within spec.time_limit of simulated time.
   bool exchange() {
     start_ = s.now;
     bool ok = drive([&] { return client_app.done_streams() && server_app.done_streams(); },
