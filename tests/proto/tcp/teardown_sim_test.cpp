@@ -136,7 +136,7 @@ TEST_CASE("teardown: simultaneous close -> both FINs cross, CLOSING, then TIME-W
 TEST_CASE("teardown: half-close -> the client's FIN first, the server keeps sending, all of it arrives") {
   transfer_spec spec;
   spec.bytes_up = 0;                        // the client shuts down at once
-  spec.bytes_down = std::size_t{300} << 10;  // the server goes on writing
+  spec.bytes_down = std::size_t{4} << 20;  // the server goes on writing, for longer than the checks below
   spec.delay = one_way;
   transfer_sim t({}, {}, spec);
   REQUIRE(t.establish());
