@@ -16,9 +16,9 @@
 #include "io/impaired_device.hpp"
 #include "net/stack.hpp"
 #include "runtime/cancel.hpp"
+#include "runtime/signals.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/timer.hpp"
-#include "signals.hpp"
 #include "status.hpp"
 #include "transfer.hpp"
 
@@ -300,7 +300,7 @@ int run_coronet(const options& o) {
   }
   rt::scheduler sched(rt::options{.busy_poll = o.busy_poll});
   std::stop_source stop;
-  signal_watch signals(sched.ring(), [&stop](int signo) {
+  rt::signal_watch signals(sched.ring(), [&stop](int signo) {
     std::cerr << "coronet-bulk: " << (signo == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
     stop.request_stop();
   });

@@ -8,8 +8,8 @@
 #include "app.hpp"
 #include "net/conn_report.hpp"
 #include "runtime/cancel.hpp"
+#include "runtime/signals.hpp"
 #include "runtime/timer.hpp"
-#include "signals.hpp"
 
 namespace coronet::echo {
 
@@ -74,7 +74,7 @@ rt::task<int> accept_loop(net::listener& l, server_state& ss) {
 int serve(const options& o, const net::stack_config& cfg) {
   rt::scheduler sched(rt::options{.busy_poll = o.busy_poll});
   std::stop_source stop;
-  signal_watch signals(sched.ring(), [&stop](int signo) {
+  rt::signal_watch signals(sched.ring(), [&stop](int signo) {
     std::cout << "coronet-echo: " << (signo == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
     stop.request_stop();
   });

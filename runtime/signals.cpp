@@ -1,4 +1,4 @@
-#include "signals.hpp"
+#include "runtime/signals.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <system_error>
 
-namespace coronet::echo {
+namespace coronet::rt {
 
-signal_watch::signal_watch(rt::uring& ring, std::function<void(int)> on_signal)
+signal_watch::signal_watch(uring& ring, std::function<void(int)> on_signal)
     : ring_(ring), on_signal_(std::move(on_signal)) {
   sigset_t mask;
   sigemptyset(&mask);
@@ -54,4 +54,4 @@ void signal_watch::complete(const io_uring_cqe& cqe) {
   }
 }
 
-}  // namespace coronet::echo
+}  // namespace coronet::rt

@@ -1,6 +1,6 @@
-// examples/coronet-echo/signals.hpp - SIGINT and SIGTERM as io_uring
-// completions: the signals are blocked and read from a signalfd through the
-// scheduler's ring, so a loop asleep in io_uring_enter wakes for them.
+// runtime/signals.hpp - SIGINT and SIGTERM as io_uring completions: the
+// signals are blocked and read from a signalfd through the scheduler's ring,
+// so a loop asleep in io_uring_enter wakes for them (the examples' shutdown).
 #pragma once
 
 #include <sys/signalfd.h>
@@ -9,12 +9,12 @@
 
 #include "runtime/uring.hpp"
 
-namespace coronet::echo {
+namespace coronet::rt {
 
-class signal_watch final : rt::completion {
+class signal_watch final : completion {
  public:
   // Must be destroyed before the ring, after anything that may reap it.
-  signal_watch(rt::uring& ring, std::function<void(int signo)> on_signal);
+  signal_watch(uring& ring, std::function<void(int signo)> on_signal);
   ~signal_watch();
   signal_watch(const signal_watch&) = delete;
   signal_watch& operator=(const signal_watch&) = delete;
@@ -23,11 +23,11 @@ class signal_watch final : rt::completion {
   void arm();
   void complete(const io_uring_cqe& cqe) override;
 
-  rt::uring& ring_;
+  uring& ring_;
   std::function<void(int)> on_signal_;
   int fd_ = -1;
   signalfd_siginfo info_{};
   bool armed_ = false;
 };
 
-}  // namespace coronet::echo
+}  // namespace coronet::rt
