@@ -12,27 +12,14 @@
 #include "proto/wire/icmp.hpp"
 #include "proto/wire/ipv4.hpp"
 #include "proto/wire/tcp.hpp"
+#include "tests/proto/engine_test_util.hpp"
 
 using namespace coronet;
 using namespace std::chrono_literals;
-using frame = std::vector<std::uint8_t>;
+using namespace coronet::test;
 
 namespace {
 
-const mac_addr our_mac{{0x02, 0, 0, 0, 0, 0x02}};
-const ipv4_addr our_ip = make_ipv4(198, 18, 0, 2);
-const mac_addr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
-const ipv4_addr peer_ip = make_ipv4(198, 18, 0, 1);
-
-time_point at(duration d) { return time_point{d}; }
-
-interface_config our_iface() {
-  interface_config c;
-  c.mac = our_mac;
-  c.addr = our_ip;
-  c.prefix_len = 24;
-  return c;
-}
 
 // Ethernet + IPv4 (DF clear, as fragmentable datagrams are) around an L4 payload.
 frame ip_frame(std::uint8_t proto, bytes l4, ipv4_addr dst = our_ip, std::uint16_t id = 0x1234) {
@@ -98,32 +85,7 @@ frame data_pattern(std::size_t n, std::uint8_t seed = 5) {
   return d;
 }
 
-std::vector<frame> drain(engine& e, time_point now = {}) {
-  std::vector<frame> out;
-  frame buf(e.iface().mtu + 14u);
-  for (int i = 0; i < 10000; ++i) {
-    std::size_t n = e.next_frame(buf, now);
-    if (n == 0) break;
-    out.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-  }
-  return out;
-}
 
-struct echo_seen {
-  wire::ipv4_header ip;
-  wire::icmp_type type;
-  std::uint16_t id, seq;
-  frame data;
-};
-std::optional<echo_seen> as_echo(const frame& f) {
-  auto eth = wire::ethernet_view::parse(f);
-  if (!eth || eth->header().type != 0x0800) return std::nullopt;
-  auto ip = wire::ipv4_view::parse(eth->payload());
-  if (!ip || ip->header().proto != 1) return std::nullopt;
-  auto m = wire::parse_icmp_echo(ip->payload());
-  if (!m) return std::nullopt;
-  return echo_seen{ip->header(), m->type, m->id, m->seq, frame(m->data.begin(), m->data.end())};
-}
 
 std::optional<wire::tcp_header> as_tcp(const frame& f) {
   auto eth = wire::ethernet_view::parse(f);

@@ -13,31 +13,18 @@
 #include "proto/wire/icmp.hpp"
 #include "proto/wire/ipv4.hpp"
 #include "proto/wire/tcp.hpp"
+#include "tests/proto/engine_test_util.hpp"
 
 using namespace coronet;
 using namespace std::chrono_literals;
-using frame = std::vector<std::uint8_t>;
+using namespace coronet::test;
 
 namespace {
 
-const mac_addr our_mac{{0x02, 0, 0, 0, 0, 0x02}};
-const ipv4_addr our_ip = make_ipv4(198, 18, 0, 2);
-const mac_addr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
-const ipv4_addr peer_ip = make_ipv4(198, 18, 0, 1);
 const mac_addr gw_mac{{0x02, 0, 0, 0, 0, 0xfe}};
 const ipv4_addr gw_ip = make_ipv4(198, 18, 0, 254);
 const ipv4_addr far_ip = make_ipv4(198, 19, 7, 7);  // off the /24
 
-time_point at(duration d) { return time_point{d}; }
-
-interface_config our_iface(std::optional<ipv4_addr> gateway = {}) {
-  interface_config c;
-  c.mac = our_mac;
-  c.addr = our_ip;
-  c.prefix_len = 24;
-  c.gateway = gateway;
-  return c;
-}
 
 frame arp_frame(wire::arp_op op, mac_addr eth_dst, mac_addr sha, ipv4_addr spa, mac_addr tha, ipv4_addr tpa) {
   frame f(14 + wire::arp_packet_len);
@@ -91,16 +78,6 @@ frame tcp_frame(std::size_t payload_len = 0, std::uint8_t flags = wire::tcp_flag
 }
 
 // Every frame the engine has queued.
-std::vector<frame> drain(engine& e, time_point now = {}) {
-  std::vector<frame> out;
-  frame buf(e.iface().mtu + 14u);
-  for (int i = 0; i < 10000; ++i) {
-    std::size_t n = e.next_frame(buf, now);
-    if (n == 0) break;
-    out.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-  }
-  return out;
-}
 
 std::optional<wire::arp_packet> as_arp(const frame& f) {
   auto eth = wire::ethernet_view::parse(f);
@@ -110,22 +87,6 @@ std::optional<wire::arp_packet> as_arp(const frame& f) {
   return *a;
 }
 
-struct echo_seen {
-  wire::ethernet_header eth;
-  wire::ipv4_header ip;
-  wire::icmp_type type;
-  std::uint16_t id, seq;
-  frame data;
-};
-std::optional<echo_seen> as_echo(const frame& f) {
-  auto eth = wire::ethernet_view::parse(f);
-  if (!eth || eth->header().type != 0x0800) return std::nullopt;
-  auto ip = wire::ipv4_view::parse(eth->payload());
-  if (!ip || ip->header().proto != 1) return std::nullopt;
-  auto m = wire::parse_icmp_echo(ip->payload());
-  if (!m) return std::nullopt;
-  return echo_seen{eth->header(), ip->header(), m->type, m->id, m->seq, frame(m->data.begin(), m->data.end())};
-}
 
 // An engine that already knows the peer's MAC (it answered the peer's ARP).
 struct known_peer {
