@@ -211,6 +211,11 @@ af_packet::~af_packet() {
   ::close(fd_);
 }
 
+std::string af_packet::describe() const {
+  return "af_packet on " + cfg_.ifname + ": mtu " + std::to_string(mtu_) +
+         (fixed_buffers() ? ", sends from a registered buffer" : ", plain sends (no fixed-buffer send in this kernel)");
+}
+
 void af_packet::start(rx_sink& sink) {
   if (sink_ != nullptr) throw std::logic_error("af_packet: start called twice");
   sink_ = &sink;

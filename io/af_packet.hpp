@@ -58,6 +58,7 @@ class af_packet final : public device {
   std::uint16_t mtu() const override { return mtu_; }
   const device_stats& stats() const override { return stats_; }
   std::string name() const override { return "af_packet:" + cfg_.ifname; }
+  std::string describe() const override;  // "af_packet on IF: mtu N, sends from ..."
 
   int fd() const noexcept { return fd_; }
   int ifindex() const noexcept { return ifindex_; }

@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "proto/engine.hpp"
 #include "proto/types.hpp"
@@ -59,6 +61,11 @@ class device {
   virtual std::uint16_t mtu() const = 0;  // IP MTU; frames are up to mtu() + 14 bytes (more with offloads)
   virtual const device_stats& stats() const = 0;
   virtual std::string name() const = 0;
+  // One line for start-up: the device, interface and the mode it runs in.
+  virtual std::string describe() const { return name(); }
+  // Device-specific counters beyond device_stats, as (name, value) pairs.
+  using extra_fn = std::function<void(std::string_view, std::uint64_t)>;
+  virtual void for_each_extra(const extra_fn&) const {}
 };
 
 }  // namespace coronet::io

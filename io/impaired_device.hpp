@@ -108,6 +108,8 @@ class impaired_device final : public device, private rx_sink {
   std::uint16_t mtu() const override { return inner_->mtu(); }
   const device_stats& stats() const override { return inner_->stats(); }  // the inner device's counts
   std::string name() const override;  // e.g. "af_packet:veth0+impair(loss=1%,seed=1)"
+  std::string describe() const override { return inner_->describe() + ", impaired (" + spec_text_ + ")"; }
+  void for_each_extra(const extra_fn& fn) const override { inner_->for_each_extra(fn); }
 
   const impairment_stats& impair_stats() const noexcept { return istats_; }
   const impairment& spec() const noexcept { return spec_; }

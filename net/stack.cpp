@@ -16,20 +16,6 @@ namespace coronet::net {
 
 namespace {
 
-std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config& cfg) {
-  if (cfg.backend != "af_packet")
-    throw std::runtime_error("unknown backend '" + cfg.backend + "' (available: af_packet)");
-  if (cfg.ifname.empty()) throw std::runtime_error("no interface given");
-  if (cfg.impair.empty())
-    return std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});
-  // Parsed before the socket opens, so a bad spec is reported as such even
-  // without CAP_NET_RAW.
-  auto spec = io::parse_impairment(cfg.impair);
-  if (!spec) throw std::runtime_error(spec.error());
-  return std::make_unique<io::impaired_device>(
-      std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname}), *spec);
-}
-
 std::uint64_t pick_seed(std::uint64_t seed) {
   if (seed != 0) return seed;
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
@@ -50,6 +36,33 @@ void erase_one(std::vector<T*>& v, T* p) {
 }
 
 }  // namespace
+
+std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config& cfg) {
+  if (cfg.backend != "af_packet" && cfg.backend != "af_xdp")
+    throw std::runtime_error("unknown backend '" + cfg.backend + "' (available: af_packet, af_xdp)");
+  if (cfg.ifname.empty()) throw std::runtime_error("no interface given");
+  // Parsed before the device opens, so a bad spec is reported as such even
+  // without privileges.
+  std::optional<io::impairment> spec;
+  if (!cfg.impair.empty()) {
+    auto parsed = io::parse_impairment(cfg.impair);
+    if (!parsed) throw std::runtime_error(parsed.error());
+    spec = *parsed;
+  }
+  std::unique_ptr<io::device> dev;
+  if (cfg.backend == "af_xdp") {
+    dev = std::make_unique<io::af_xdp>(sched.ring(), io::af_xdp_config{.ifname = cfg.ifname,
+                                                                        .addr = cfg.addr,
+                                                                        .mode = cfg.xdp_mode,
+                                                                        .bind = cfg.xdp_bind,
+                                                                        .queue = cfg.queue,
+                                                                        .busy_poll = sched.busy_poll()});
+  } else {
+    dev = std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});
+  }
+  if (spec) return std::make_unique<io::impaired_device>(std::move(dev), *spec);
+  return dev;
+}
 
 // --- construction ---
 
@@ -490,6 +503,8 @@ void stack::print_stats(std::ostream& out, bool all) const {
   line("DevRxCsumNotReady", d.rx_csum_not_ready);
   line("DevRxMaxFrame", d.rx_max_frame);
   line("DevTxErrors", d.tx_errors);
+  line("DevRxErrors", d.rx_errors);
+  dev_->for_each_extra(line);
   if (const auto* imp = dynamic_cast<const io::impaired_device*>(dev_)) {
     const io::impairment_stats& s = imp->impair_stats();
     line("ImpairRxDropped", s.rx.dropped);

@@ -26,6 +26,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "io/af_xdp.hpp"
 #include "io/device.hpp"
 #include "net/error.hpp"
 #include "net/listener.hpp"
@@ -44,8 +45,11 @@ namespace coronet::net {
 class trace_printer;
 
 struct stack_config {
-  std::string ifname;                   // the interface (af_packet backend)
-  std::string backend = "af_packet";    // only af_packet opens by name
+  std::string ifname;                   // the interface
+  std::string backend = "af_packet";    // the packet device: af_packet or af_xdp
+  io::xdp_mode xdp_mode = io::xdp_mode::automatic;  // af_xdp: native or generic XDP
+  io::xdp_bind xdp_bind = io::xdp_bind::automatic;  // af_xdp: zero-copy or copy
+  int queue = -1;                       // af_xdp: -1 every RX queue, else only this one
   ipv4_addr addr;                       // the address this stack owns
   int prefix_len = 24;
   std::optional<ipv4_addr> gateway;     // next hop off the subnet
@@ -55,6 +59,12 @@ struct stack_config {
   std::uint64_t seed = 0;               // 0: fresh randomness (libsodium)
   std::string impair;  // "" or an io::impairment spec (io/impaired_device.hpp): wraps the device
 };
+
+// Opens the packet device cfg.backend names on cfg.ifname ("af_packet" or
+// "af_xdp"), wrapped in an io::impaired_device when cfg.impair is set. The
+// af_xdp device polls its rings itself when the scheduler busy-polls. Throws
+// std::runtime_error naming what is missing or wrong.
+std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config& cfg);
 
 // Resolves to the connected stream, or connection_refused / timed_out /
 // host_unreachable / network_unreachable / address_not_available /

@@ -8,6 +8,8 @@ packages=(
   build-essential g++ clang cmake ninja-build pkg-config   # toolchains (g++ 12, clang 14)
   liburing-dev libasio-dev doctest-dev libabsl-dev         # io_uring, Asio, tests, hash maps/flags
   libsodium-dev libpcap-dev                                # SipHash for ISNs/cookies, --pcap files
+  libxdp-dev libbpf-dev linux-libc-dev                     # AF_XDP sockets, the XDP program's loader
+  bpftool                                                  # lab tests: inspecting attached XDP programs
   iproute2 ethtool iputils-ping socat netcat-openbsd curl  # the namespace lab and its kernel peers
   tcpdump procps                                           # reading captures; ps/sysctl
 )

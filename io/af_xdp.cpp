@@ -1,0 +1,787 @@
+// io/af_xdp.cpp - AF_XDP sockets on a shared UMEM, coronet's XDP program on a
+// bpf_link, rings driven from the runtime's io_uring (see io/af_xdp.hpp).
+#include "io/af_xdp.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace coronet::io {
+
+namespace bpf {
+extern const unsigned char coronet_xdp_obj[];  // build/bpf/coronet_xdp_obj.cpp (cmake/embed.cmake)
+extern const std::size_t coronet_xdp_obj_size;
+}  // namespace bpf
+
+const char* to_string(xdp_mode m) noexcept {
+  switch (m) {
+    case xdp_mode::automatic: return "auto";
+    case xdp_mode::native: return "native";
+    case xdp_mode::generic: return "generic";
+  }
+  return "?";
+}
+
+const char* to_string(xdp_bind b) noexcept {
+  switch (b) {
+    case xdp_bind::automatic: return "auto";
+    case xdp_bind::zerocopy: return "zerocopy";
+    case xdp_bind::copy: return "copy";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::size_t eth_header = 14;
+constexpr unsigned rx_batch = 64;             // RX descriptors taken per peek
+constexpr std::uint32_t max_queues = 1024;    // coronet_xsks' max_entries
+constexpr const char* cfg_map_name = "coronet_cfg";
+constexpr const char* cnt_map_name = "coronet_cnt";
+constexpr const char* xsk_map_name = "coronet_xsks";
+
+// Matches struct coronet_cfg_value in io/bpf/coronet_xdp.bpf.c.
+struct program_config {
+  std::uint32_t addr;       // network byte order
+  std::uint32_t owner_pid;
+};
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("af_xdp: " + what); }
+[[noreturn]] void fail(const std::string& what, int err) { fail(what + ": " + std::strerror(err)); }
+
+// libbpf and libxdp report details (the verifier's log, netlink's extack)
+// through a print callback; keep the last lines so errors can quote them.
+thread_local std::string* tl_lib_log = nullptr;
+int capture_print(const char* fmt, va_list ap) {
+  if (tl_lib_log == nullptr) return 0;
+  char buf[512];
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n > 0) {
+    tl_lib_log->append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+    if (tl_lib_log->size() > 4096) tl_lib_log->erase(0, tl_lib_log->size() - 4096);
+  }
+  return n;
+}
+int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  return capture_print(fmt, ap);
+}
+int capture_libxdp(enum libxdp_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBXDP_DEBUG) return 0;
+  return capture_print(fmt, ap);
+}
+
+// Routes the libraries' messages into `log` for the lifetime of the guard.
+class lib_log_capture {
+ public:
+  explicit lib_log_capture(std::string& log)
+      : saved_(tl_lib_log), bpf_(libbpf_set_print(capture_libbpf)), xdp_(libxdp_set_print(capture_libxdp)) {
+    tl_lib_log = &log;
+  }
+  ~lib_log_capture() {
+    libbpf_set_print(bpf_);
+    libxdp_set_print(xdp_);
+    tl_lib_log = saved_;
+  }
+  lib_log_capture(const lib_log_capture&) = delete;
+  lib_log_capture& operator=(const lib_log_capture&) = delete;
+
+ private:
+  std::string* saved_;
+  libbpf_print_fn_t bpf_;
+  libxdp_print_fn_t xdp_;
+};
+
+// The last non-empty line the libraries printed, as " (libbpf: ...)".
+std::string last_lib_line(const std::string& log) {
+  std::size_t end = log.find_last_not_of("\n ");
+  if (end == std::string::npos) return {};
+  std::size_t start = log.rfind('\n', end);
+  start = start == std::string::npos ? 0 : start + 1;
+  return " (" + log.substr(start, end - start + 1) + ")";
+}
+
+bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
+
+int count_rx_queues(const std::string& ifname) {
+  std::error_code ec;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
+  }
+  return ec ? 1 : std::max(n, 1);
+}
+
+std::uint32_t xdp_flags_for(xdp_mode m) {
+  return m == xdp_mode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+const char* mode_words(xdp_mode m) { return m == xdp_mode::generic ? "generic (SKB)" : "native (driver)"; }
+
+// Reads key 0 of the map `name` among `prog_fd`'s maps into `out`.
+bool read_program_config(int prog_fd, program_config& out) {
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0 || info.nr_map_ids == 0) return false;
+  std::vector<std::uint32_t> ids(info.nr_map_ids);
+  const std::uint32_t nr = info.nr_map_ids;
+  info = bpf_prog_info{};
+  info.nr_map_ids = nr;
+  info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
+  len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return false;
+  for (std::uint32_t i = 0; i < std::min(nr, info.nr_map_ids); ++i) {
+    int mfd = bpf_map_get_fd_by_id(ids[i]);
+    if (mfd < 0) continue;
+    bpf_map_info minfo{};
+    std::uint32_t mlen = sizeof minfo;
+    bool found = bpf_obj_get_info_by_fd(mfd, &minfo, &mlen) == 0 && std::strcmp(minfo.name, cfg_map_name) == 0 &&
+                 minfo.value_size == sizeof(program_config);
+    std::uint32_t zero = 0;
+    if (found) found = bpf_map_lookup_elem(mfd, &zero, &out) == 0;
+    ::close(mfd);
+    if (found) return true;
+  }
+  return false;
+}
+
+bool process_alive(std::uint32_t pid) {
+  if (pid == 0) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+// --- state -----------------------------------------------------------------
+
+struct af_xdp::impl {
+  // One socket on one RX queue, with its own fill and completion rings.
+  struct queue final {
+    af_xdp::impl* owner = nullptr;
+    int id = 0;
+    xsk_socket* xsk = nullptr;
+    int fd = -1;
+    xsk_ring_cons rx{};
+    xsk_ring_prod tx{};
+    xsk_ring_prod fill{};
+    xsk_ring_cons comp{};
+    struct poll_op final : rt::completion {
+      queue* q;
+      void complete(const io_uring_cqe& cqe) override { q->owner->on_poll(*q, cqe); }
+    } poll{};
+    struct kick_op final : rt::completion {
+      queue* q;
+      bool tx;
+      void complete(const io_uring_cqe& cqe) override { q->owner->on_kick_error(*q, tx, cqe); }
+    } tx_kick{}, rx_kick{};
+    bool poll_armed = false;
+    bool rx_kick_pending = false;  // a recvfrom SQE is queued and not yet consumed
+  };
+
+  af_xdp& dev;
+  rt::uring& ring;
+  std::string lib_log;
+  int ifindex = 0;
+
+  bpf_object* obj = nullptr;
+  int prog_fd = -1, xsks_fd = -1, cfg_fd = -1, cnt_fd = -1;
+  int link_fd = -1;
+
+  void* area = nullptr;
+  std::size_t area_bytes = 0;
+  xsk_umem* umem = nullptr;
+  std::vector<std::unique_ptr<queue>> queues;  // stable addresses: libxdp keeps ring pointers
+
+  std::vector<std::uint64_t> tx_free;  // UMEM addresses of free TX frames
+  std::int64_t tx_current = -1;        // frame handed out by tx_buffer(), not yet committed
+  std::uint32_t tx_queued = 0;         // descriptors reserved since the last submit
+  bool tx_kick_wanted = false;         // the kernel asked for a kick, or the last one hit its budget
+  bool closing = false;
+  rx_sink* sink = nullptr;
+  std::string notes;                   // for describe(): why a mode was chosen
+
+  impl(af_xdp& d, rt::uring& r) : dev(d), ring(r) {}
+  ~impl();
+
+  void find_interface();
+  void load_program();
+  void remove_stale_program();
+  void create_umem(unsigned nqueues);
+  void create_socket(int qid, bool first);
+  void attach();
+
+  void arm_poll(queue& q);
+  void on_poll(queue& q, const io_uring_cqe& cqe);
+  void on_kick_error(queue& q, bool tx, const io_uring_cqe& cqe);
+  void kick_tx();
+  void kick_rx(queue& q);
+  void drain_rx(queue& q);
+  void reclaim_tx(queue& q);
+  std::uint64_t frame_base(std::uint64_t addr) const { return addr & ~std::uint64_t{dev.cfg_.frame_size - 1}; }
+};
+
+af_xdp::impl::~impl() {
+  closing = true;
+  // Detach first, so the kernel stops steering coronet's frames to sockets
+  // that are about to go; then drain the io_uring operations that point here.
+  if (link_fd >= 0) ::close(link_fd);
+  bool armed = false;
+  for (auto& q : queues) {
+    if (!q->poll_armed) continue;
+    io_uring_sqe* s = ring.sqe();
+    io_uring_prep_cancel64(s, rt::user_data(&q->poll), 0);  // its own CQE has user_data 0
+    armed = true;
+  }
+  ring.submit();
+  for (int i = 0; i < 2000 && armed; ++i) {
+    ring.reap();
+    armed = std::any_of(queues.begin(), queues.end(), [](const auto& q) { return q->poll_armed; });
+    if (armed) ring.wait(std::chrono::milliseconds(1));
+  }
+  ring.reap();  // failed kicks post their CQEs during submission
+  for (auto& q : queues) {
+    if (q->xsk != nullptr) xsk_socket__delete(q->xsk);
+  }
+  if (umem != nullptr) xsk_umem__delete(umem);
+  if (area != nullptr) ::munmap(area, area_bytes);
+  if (obj != nullptr) bpf_object__close(obj);
+}
+
+// --- start-up ----------------------------------------------------------------
+
+void af_xdp::impl::find_interface() {
+  const af_xdp_config& c = dev.cfg_;
+  ifindex = static_cast<int>(::if_nametoindex(c.ifname.c_str()));
+  if (ifindex == 0) fail("interface " + c.ifname + " not found");
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail("socket", errno);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, c.ifname.c_str(), IFNAMSIZ - 1);
+  int rc = ::ioctl(s, SIOCGIFHWADDR, &ifr);
+  if (rc == 0) std::memcpy(dev.mac_.b.data(), ifr.ifr_hwaddr.sa_data, 6);
+  int err = errno;
+  if (rc == 0) rc = ::ioctl(s, SIOCGIFMTU, &ifr);
+  if (rc != 0) err = errno;
+  ::close(s);
+  if (rc != 0) fail("reading " + c.ifname + "'s address and MTU", err);
+  // A frame must fit one UMEM frame after the kernel's XDP headroom (copy
+  // mode copies into the frame at XDP_PACKET_HEADROOM); no multi-buffer.
+  const int room = static_cast<int>(c.frame_size) - 256 - static_cast<int>(eth_header);
+  if (ifr.ifr_mtu > room) {
+    fail(c.ifname + " has MTU " + std::to_string(ifr.ifr_mtu) + "; AF_XDP frames of " +
+         std::to_string(c.frame_size) + " bytes hold at most " + std::to_string(room) +
+         " (jumbo frames would need multi-buffer AF_XDP)");
+  }
+  dev.mtu_ = static_cast<std::uint16_t>(std::max(ifr.ifr_mtu, 68));
+}
+
+void af_xdp::impl::load_program() {
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "coronet_xdp");
+  obj = bpf_object__open_mem(bpf::coronet_xdp_obj, bpf::coronet_xdp_obj_size, &open_opts);
+  if (obj == nullptr) fail("opening the XDP program" + last_lib_line(lib_log), errno);
+  if (bpf_object__load(obj) != 0) {
+    int err = errno;
+    if (err == EPERM || err == EACCES) {
+      fail("loading the XDP program was refused: it needs CAP_BPF and CAP_NET_ADMIN (run as root)");
+    }
+    fail("loading the XDP program" + last_lib_line(lib_log), err);
+  }
+  bpf_program* prog = bpf_object__find_program_by_name(obj, af_xdp::program_name);
+  if (prog == nullptr) fail("the XDP program has no function coronet_xdp");
+  prog_fd = bpf_program__fd(prog);
+  auto map_fd = [this](const char* name) {
+    bpf_map* m = bpf_object__find_map_by_name(obj, name);
+    if (m == nullptr) fail(std::string("the XDP program has no map ") + name);
+    return bpf_map__fd(m);
+  };
+  xsks_fd = map_fd(xsk_map_name);
+  cfg_fd = map_fd(cfg_map_name);
+  cnt_fd = map_fd(cnt_map_name);
+  program_config pc{htonl(dev.cfg_.addr.value), static_cast<std::uint32_t>(::getpid())};
+  std::uint32_t zero = 0;
+  if (bpf_map_update_elem(cfg_fd, &zero, &pc, BPF_ANY) != 0) fail("writing the XDP program's address", errno);
+}
+
+// A coronet killed while its program was attached by netlink leaves it on
+// the interface (a bpf_link would have gone with the process). Remove such a
+// program when its owner is gone; refuse to touch anything else.
+void af_xdp::impl::remove_stale_program() {
+  const std::string& ifn = dev.cfg_.ifname;
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  if (bpf_xdp_query(ifindex, 0, &q) != 0) return;  // no query support: attaching will say what is wrong
+  struct attached {
+    std::uint32_t id;
+    xdp_mode mode;
+  };
+  for (attached a : {attached{q.drv_prog_id, xdp_mode::native}, attached{q.skb_prog_id, xdp_mode::generic}}) {
+    if (a.id == 0) continue;
+    int fd = bpf_prog_get_fd_by_id(a.id);
+    if (fd < 0) continue;  // gone meanwhile
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof info;
+    std::string name = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.name : "";
+    const std::string where = ifn + " (" + mode_words(a.mode) + ", program id " + std::to_string(a.id);
+    if (name != af_xdp::program_name) {
+      ::close(fd);
+      fail(where + (name.empty() ? "" : ", \"" + name + "\"") +
+           ") already has an XDP program that is not coronet's; coronet leaves it alone (ip link set dev " + ifn +
+           " xdp off removes it)");
+    }
+    program_config pc{};
+    const bool known = read_program_config(fd, pc);
+    if (known && process_alive(pc.owner_pid)) {
+      ::close(fd);
+      fail(where + ") is in use by coronet process " + std::to_string(pc.owner_pid) +
+           ", which is still running; one coronet per interface");
+    }
+    LIBBPF_OPTS(bpf_xdp_attach_opts, d, .old_prog_fd = fd);
+    int rc = bpf_xdp_detach(ifindex, xdp_flags_for(a.mode), &d);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+      fail(where + ") carries coronet's XDP program" +
+               (known ? " from process " + std::to_string(pc.owner_pid) + ", which is gone," : "") +
+               " and it could not be removed",
+           err);
+    }
+    std::fprintf(stderr, "coronet: af_xdp: removed coronet's XDP program left on %s)%s\n", where.c_str(),
+                 known && pc.owner_pid != 0
+                     ? (" by process " + std::to_string(pc.owner_pid) + ", which is no longer running").c_str()
+                     : " with no owner recorded");
+  }
+}
+
+void af_xdp::impl::create_umem(unsigned nqueues) {
+  const af_xdp_config& c = dev.cfg_;
+  // Frames: ring_size per queue for RX (each fill ring holds all of its
+  // queue's frames), then ring_size for TX (never more in flight than the TX
+  // ring holds).
+  const std::size_t frames = std::size_t{c.ring_size} * (nqueues + 1);
+  area_bytes = frames * c.frame_size;
+  area = ::mmap(nullptr, area_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (area == MAP_FAILED) {
+    area = nullptr;
+    fail("mmap of " + std::to_string(area_bytes >> 20) + " MiB of UMEM", errno);
+  }
+  queues.push_back(std::make_unique<queue>());
+  xsk_umem_config uc{};
+  uc.fill_size = c.ring_size;
+  uc.comp_size = c.ring_size;
+  uc.frame_size = c.frame_size;
+  uc.frame_headroom = 0;
+  uc.flags = 0;
+  int rc = xsk_umem__create(&umem, area, area_bytes, &queues[0]->fill, &queues[0]->comp, &uc);
+  if (rc != 0) {
+    if (rc == -EAFNOSUPPORT) fail("this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)");
+    if (rc == -EPERM || rc == -ENOMEM) {
+      fail("registering " + std::to_string(area_bytes >> 20) +
+               " MiB of UMEM failed: it needs CAP_NET_RAW and CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)",
+           -rc);
+    }
+    fail("xsk_umem__create" + last_lib_line(lib_log), -rc);
+  }
+  tx_free.reserve(c.ring_size);
+  const std::uint64_t tx_base = std::uint64_t{nqueues} * c.ring_size;
+  for (std::uint64_t i = c.ring_size; i-- > 0;) tx_free.push_back((tx_base + i) * c.frame_size);
+}
+
+void af_xdp::impl::create_socket(int qid, bool first) {
+  const af_xdp_config& c = dev.cfg_;
+  if (!first) queues.push_back(std::make_unique<queue>());
+  queue& q = *queues.back();
+  q.owner = this;
+  q.id = qid;
+  q.poll.q = &q;
+  q.tx_kick.q = &q;
+  q.tx_kick.tx = true;
+  q.rx_kick.q = &q;
+  q.rx_kick.tx = false;
+
+  // Zero-copy first unless told otherwise; generic XDP only ever copies.
+  std::vector<xdp_bind> tries;
+  if (c.bind == xdp_bind::automatic) {
+    if (dev.mode_ == xdp_mode::native) tries.push_back(xdp_bind::zerocopy);
+    tries.push_back(xdp_bind::copy);
+  } else {
+    tries.push_back(c.bind);
+  }
+  // All sockets share the UMEM, so they bind the same way as the first.
+  if (!first) tries = {dev.bind_};
+  std::string refused;
+  for (xdp_bind b : tries) {
+    xsk_socket_config sc{};
+    sc.rx_size = c.ring_size;
+    sc.tx_size = c.ring_size;
+    sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program, attached by attach()
+    sc.xdp_flags = xdp_flags_for(dev.mode_);
+    sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (b == xdp_bind::zerocopy ? XDP_ZEROCOPY : XDP_COPY));
+    int rc = xsk_socket__create_shared(&q.xsk, c.ifname.c_str(), static_cast<std::uint32_t>(qid), umem, &q.rx, &q.tx,
+                                       &q.fill, &q.comp, &sc);
+    if (rc == 0) {
+      if (first) {
+        dev.bind_ = b;
+        if (!refused.empty()) notes += ", copy mode (zero-copy refused: " + refused + ")";
+        else notes += b == xdp_bind::zerocopy ? ", zero-copy" : ", copy mode";
+      }
+      break;
+    }
+    q.xsk = nullptr;
+    if (rc == -EPERM || rc == -EACCES) fail("an AF_XDP socket needs CAP_NET_RAW (run as root)");
+    if (rc == -EAFNOSUPPORT) fail("this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)");
+    refused = std::strerror(-rc);
+    if (b == xdp_bind::zerocopy && (rc == -EOPNOTSUPP || rc == -EINVAL) && tries.size() > 1) continue;
+    if (b == xdp_bind::zerocopy && dev.mode_ == xdp_mode::generic) {
+      fail("zero-copy needs native XDP (--xdp-mode native); generic XDP copies every frame");
+    }
+    if (b == xdp_bind::zerocopy && rc == -EOPNOTSUPP) {
+      fail(c.ifname + "'s driver has no zero-copy AF_XDP (veth never has): use --xdp-bind copy or auto");
+    }
+    fail("binding an AF_XDP socket to " + c.ifname + " queue " + std::to_string(qid) +
+             (b == xdp_bind::zerocopy ? " in zero-copy mode" : " in copy mode") + last_lib_line(lib_log),
+         -rc);
+  }
+  q.fd = xsk_socket__fd(q.xsk);
+
+  // Every RX frame of this queue goes into its fill ring now.
+  std::uint32_t idx = 0;
+  if (xsk_ring_prod__reserve(&q.fill, c.ring_size, &idx) != c.ring_size) fail("the fill ring is smaller than asked");
+  const std::uint64_t base = std::uint64_t(queues.size() - 1) * c.ring_size;
+  for (std::uint32_t i = 0; i < c.ring_size; ++i) {
+    *xsk_ring_prod__fill_addr(&q.fill, idx + i) = (base + i) * c.frame_size;
+  }
+  xsk_ring_prod__submit(&q.fill, c.ring_size);
+
+  const std::uint32_t key = static_cast<std::uint32_t>(qid);
+  if (bpf_map_update_elem(xsks_fd, &key, &q.fd, BPF_ANY) != 0) {
+    fail("adding the socket of queue " + std::to_string(qid) + " to the XDP program's map", errno);
+  }
+}
+
+void af_xdp::impl::attach() {
+  const af_xdp_config& c = dev.cfg_;
+  std::vector<xdp_mode> tries;
+  if (c.mode == xdp_mode::automatic) tries = {xdp_mode::native, xdp_mode::generic};
+  else tries = {c.mode};
+  std::string refused;
+  for (xdp_mode m : tries) {
+    LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags_for(m));
+    link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+    if (link_fd >= 0) {
+      dev.mode_ = m;
+      notes = std::string(mode_words(m)) + " XDP" +
+              (refused.empty() ? "" : " (native refused: " + refused + ")");
+      return;
+    }
+    int err = errno;
+    if (err == EPERM || err == EACCES) fail("attaching XDP to " + c.ifname + " needs CAP_NET_ADMIN (run as root)");
+    if (err == EBUSY || err == EEXIST) {
+      fail(c.ifname + " already has an XDP program attached by another process; coronet leaves it alone");
+    }
+    refused = std::strerror(err);
+    if (m == xdp_mode::native && tries.size() > 1) continue;
+    fail("attaching coronet's XDP program to " + c.ifname + " in " + mode_words(m) + " mode" +
+             (m == xdp_mode::native
+                  ? " (the driver may not support native XDP: try --xdp-mode generic; veth needs as many RX queues "
+                    "here as TX queues on its peer)"
+                  : ""),
+         err);
+  }
+}
+
+// --- io_uring ----------------------------------------------------------------
+
+void af_xdp::impl::arm_poll(queue& q) {
+  io_uring_sqe* s = ring.sqe();
+  io_uring_prep_poll_multishot(s, q.fd, POLLIN);
+  io_uring_sqe_set_data64(s, rt::user_data(&q.poll));
+  q.poll_armed = true;
+}
+
+void af_xdp::impl::on_poll(queue& q, const io_uring_cqe& cqe) {
+  if (cqe.res > 0) {
+    ++dev.xstats_.poll_wakeups;
+    drain_rx(q);
+  }
+  if (!(cqe.flags & IORING_CQE_F_MORE)) {
+    q.poll_armed = false;
+    if (!closing) arm_poll(q);
+  }
+}
+
+void af_xdp::impl::on_kick_error(queue& q, bool tx, const io_uring_cqe& cqe) {
+  // Only failures post a CQE (IOSQE_CQE_SKIP_SUCCESS).
+  if (!tx) {
+    q.rx_kick_pending = false;
+    if (cqe.res < 0 && cqe.res != -EAGAIN && cqe.res != -EBUSY) ++dev.stats_.rx_errors;
+    return;
+  }
+  // xsk_generic_xmit sends at most a budget of frames per call and answers
+  // EAGAIN when more remain (EBUSY: the driver's queue is full): kick again.
+  if (cqe.res == -EAGAIN || cqe.res == -EBUSY || cqe.res == -ENOBUFS) {
+    ++dev.xstats_.tx_retries;
+    tx_kick_wanted = true;
+  } else if (cqe.res < 0) {
+    ++dev.stats_.tx_errors;
+  }
+}
+
+// sendto(fd, NULL, 0, MSG_DONTWAIT): the kernel transmits what the TX ring
+// holds (xsk_sendmsg refuses to block, hence MSG_DONTWAIT).
+void af_xdp::impl::kick_tx() {
+  queue& q = *queues.front();
+  tx_kick_wanted = false;
+  io_uring_sqe* s = ring.sqe();
+  io_uring_prep_send(s, q.fd, nullptr, 0, MSG_DONTWAIT);
+  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(s, rt::user_data(&q.tx_kick));
+  ++dev.xstats_.tx_wakeups;
+}
+
+// recvfrom(fd, NULL, 0, MSG_DONTWAIT): drivers that stop when the fill ring
+// runs dry wait for this (xsk_recvmsg -> xsk_wakeup(XDP_WAKEUP_RX)).
+void af_xdp::impl::kick_rx(queue& q) {
+  if (q.rx_kick_pending) return;
+  io_uring_sqe* s = ring.sqe();
+  io_uring_prep_recv(s, q.fd, nullptr, 0, MSG_DONTWAIT);
+  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(s, rt::user_data(&q.rx_kick));
+  q.rx_kick_pending = true;
+  ++dev.xstats_.rx_wakeups;
+}
+
+// --- rings -------------------------------------------------------------------
+
+void af_xdp::impl::drain_rx(queue& q) {
+  for (unsigned rounds = 0; rounds < dev.cfg_.ring_size / rx_batch + 1; ++rounds) {
+    std::uint32_t idx = 0;
+    const std::uint32_t n = xsk_ring_cons__peek(&q.rx, rx_batch, &idx);
+    if (n == 0) break;
+    // The frames go back to the fill ring after the sink has seen them, even
+    // if it throws. The fill ring holds every RX frame of this queue, so the
+    // reservation cannot fail.
+    struct give_back {
+      impl* self;
+      queue& q;
+      std::uint32_t idx, n, done = 0;
+      ~give_back() {
+        std::uint32_t fidx = 0;
+        xsk_ring_prod__reserve(&q.fill, n, &fidx);
+        for (std::uint32_t i = 0; i < n; ++i) {
+          *xsk_ring_prod__fill_addr(&q.fill, fidx + i) =
+              self->frame_base(xsk_ring_cons__rx_desc(&q.rx, idx + i)->addr);
+        }
+        xsk_ring_prod__submit(&q.fill, n);
+        xsk_ring_cons__release(&q.rx, n);
+      }
+    } guard{this, q, idx, n};
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const xdp_desc* d = xsk_ring_cons__rx_desc(&q.rx, idx + i);
+      const auto* frame = static_cast<const std::uint8_t*>(xsk_umem__get_data(area, d->addr));
+      ++dev.stats_.rx_frames;
+      dev.stats_.rx_bytes += d->len;
+      if (d->len > dev.stats_.rx_max_frame) dev.stats_.rx_max_frame = d->len;
+      if (sink != nullptr) sink->on_frame(bytes{frame, d->len}, rx_meta{});
+    }
+  }
+  if (xsk_ring_prod__needs_wakeup(&q.fill)) kick_rx(q);
+}
+
+void af_xdp::impl::reclaim_tx(queue& q) {
+  std::uint32_t idx = 0;
+  const std::uint32_t n = xsk_ring_cons__peek(&q.comp, dev.cfg_.ring_size, &idx);
+  for (std::uint32_t i = 0; i < n; ++i) tx_free.push_back(frame_base(*xsk_ring_cons__comp_addr(&q.comp, idx + i)));
+  if (n > 0) xsk_ring_cons__release(&q.comp, n);
+}
+
+// --- af_xdp ------------------------------------------------------------------
+
+af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
+  if (!power_of_two(cfg_.ring_size) || cfg_.ring_size < 64 || cfg_.ring_size > 16384) {
+    throw std::invalid_argument("af_xdp: ring_size must be a power of two, 64 .. 16384");
+  }
+  if (cfg_.frame_size != 2048 && cfg_.frame_size != 4096) {
+    throw std::invalid_argument("af_xdp: frame_size must be 2048 or 4096");
+  }
+  if (cfg_.addr.value == 0) throw std::invalid_argument("af_xdp: no IPv4 address for the XDP program to steer");
+  ring.require({IORING_OP_POLL_ADD, IORING_OP_SEND, IORING_OP_RECV, IORING_OP_ASYNC_CANCEL}, "af_xdp");
+  p_ = std::make_unique<impl>(*this, ring);
+  impl& p = *p_;
+  lib_log_capture capture(p.lib_log);
+  // Each step undoes itself through impl's destructor if a later one throws.
+  p.find_interface();
+  const int nq = count_rx_queues(cfg_.ifname);
+  if (cfg_.queue >= 0 && cfg_.queue >= nq) {
+    throw std::runtime_error("af_xdp: " + cfg_.ifname + " has " + std::to_string(nq) + " RX queue" +
+                             (nq == 1 ? "" : "s") + " (0.." + std::to_string(nq - 1) + "); there is no queue " +
+                             std::to_string(cfg_.queue));
+  }
+  if (nq > static_cast<int>(max_queues)) fail(cfg_.ifname + " has more RX queues than coronet's map holds");
+  std::vector<int> qids;
+  if (cfg_.queue >= 0) qids = {cfg_.queue};
+  else for (int i = 0; i < nq; ++i) qids.push_back(i);
+
+  p.load_program();
+  p.remove_stale_program();
+  // The mode decides whether zero-copy is worth trying, so attach first;
+  // frames for queues without a socket yet pass to the kernel meanwhile.
+  p.attach();
+  p.create_umem(static_cast<unsigned>(qids.size()));
+  for (std::size_t i = 0; i < qids.size(); ++i) p.create_socket(qids[i], i == 0);
+}
+
+af_xdp::~af_xdp() = default;
+
+std::vector<int> af_xdp::queues() const {
+  std::vector<int> v;
+  for (const auto& q : p_->queues) v.push_back(q->id);
+  return v;
+}
+
+std::string af_xdp::describe() const {
+  std::string qs;
+  for (const auto& q : p_->queues) qs += (qs.empty() ? "" : ",") + std::to_string(q->id);
+  return "af_xdp on " + cfg_.ifname + " queue" + (p_->queues.size() == 1 ? " " : "s ") + qs + ": " + p_->notes +
+         ", need_wakeup, " + (cfg_.busy_poll ? "busy-polled rings" : "io_uring poll on the sockets") + ", mtu " +
+         std::to_string(mtu_);
+}
+
+void af_xdp::start(rx_sink& sink) {
+  if (p_->sink != nullptr) throw std::logic_error("af_xdp: start called twice");
+  p_->sink = &sink;
+  if (!cfg_.busy_poll) {
+    for (auto& q : p_->queues) p_->arm_poll(*q);
+    p_->ring.submit();
+  }
+}
+
+void af_xdp::poll() {
+  impl& p = *p_;
+  for (auto& q : p.queues) p.drain_rx(*q);
+  if (p.tx_kick_wanted) {
+    // Still frames in the TX ring the kernel has not taken: kick again.
+    impl::queue& q = *p.queues.front();
+    if (*q.tx.consumer != *q.tx.producer) p.kick_tx();
+    else p.tx_kick_wanted = false;
+  }
+}
+
+bool af_xdp::rx_ready() const {
+  for (const auto& q : p_->queues) {
+    if (__atomic_load_n(q->rx.producer, __ATOMIC_ACQUIRE) != *q->rx.consumer) return true;
+  }
+  return p_->tx_kick_wanted;  // a kick to repeat: do not sleep either
+}
+
+mut_bytes af_xdp::tx_buffer() {
+  impl& p = *p_;
+  if (p.tx_current < 0) {
+    if (p.tx_free.empty()) {
+      for (auto& q : p.queues) p.reclaim_tx(*q);
+    }
+    if (p.tx_free.empty()) {
+      ++stats_.tx_ring_full;
+      return {};
+    }
+    p.tx_current = static_cast<std::int64_t>(p.tx_free.back());
+    p.tx_free.pop_back();
+  }
+  auto* base = static_cast<std::uint8_t*>(xsk_umem__get_data(p.area, static_cast<std::uint64_t>(p.tx_current)));
+  return {base, std::size_t{mtu_} + eth_header};
+}
+
+void af_xdp::tx_commit(std::size_t len) {
+  impl& p = *p_;
+  if (p.tx_current < 0) throw std::logic_error("af_xdp: tx_commit without tx_buffer");
+  if (len > std::size_t{mtu_} + eth_header) throw std::length_error("af_xdp: frame longer than mtu + 14");
+  impl::queue& q = *p.queues.front();
+  std::uint32_t idx = 0;
+  // The TX ring has as many slots as there are TX frames: never full.
+  if (xsk_ring_prod__reserve(&q.tx, 1, &idx) != 1) throw std::logic_error("af_xdp: TX ring full");
+  xdp_desc* d = xsk_ring_prod__tx_desc(&q.tx, idx);
+  d->addr = static_cast<std::uint64_t>(p.tx_current);
+  d->len = static_cast<std::uint32_t>(len);
+  d->options = 0;
+  p.tx_current = -1;
+  ++p.tx_queued;
+  ++stats_.tx_frames;
+  stats_.tx_bytes += len;
+}
+
+void af_xdp::flush() {
+  impl& p = *p_;
+  if (p.tx_queued == 0 && !p.tx_kick_wanted) return;
+  impl::queue& q = *p.queues.front();
+  if (p.tx_queued > 0) {
+    xsk_ring_prod__submit(&q.tx, p.tx_queued);
+    p.tx_queued = 0;
+  }
+  // Copy mode always wants the kick; a zero-copy driver clears the flag
+  // while its NAPI loop is already looking at the ring.
+  if (xsk_ring_prod__needs_wakeup(&q.tx) || p.tx_kick_wanted) {
+    p.kick_tx();
+    p.ring.submit();
+  }
+  p.reclaim_tx(q);
+}
+
+void af_xdp::for_each_extra(const extra_fn& fn) const {
+  const impl& p = *p_;
+  fn("XdpTxWakeups", xstats_.tx_wakeups);
+  fn("XdpRxWakeups", xstats_.rx_wakeups);
+  fn("XdpPollWakeups", xstats_.poll_wakeups);
+  fn("XdpTxRetries", xstats_.tx_retries);
+  // The kernel's own view of each socket (getsockopt XDP_STATISTICS).
+  xdp_statistics sum{};
+  for (const auto& q : p.queues) {
+    xdp_statistics s{};
+    socklen_t len = sizeof s;
+    if (::getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &s, &len) != 0) continue;
+    sum.rx_dropped += s.rx_dropped;
+    sum.rx_invalid_descs += s.rx_invalid_descs;
+    sum.tx_invalid_descs += s.tx_invalid_descs;
+    sum.rx_ring_full += s.rx_ring_full;
+    sum.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+    sum.tx_ring_empty_descs += s.tx_ring_empty_descs;
+  }
+  fn("XskRxDropped", sum.rx_dropped);
+  fn("XskRxInvalidDescs", sum.rx_invalid_descs);
+  fn("XskTxInvalidDescs", sum.tx_invalid_descs);
+  fn("XskRxRingFull", sum.rx_ring_full);
+  fn("XskRxFillRingEmpty", sum.rx_fill_ring_empty_descs);
+  fn("XskTxRingEmpty", sum.tx_ring_empty_descs);
+  // What the XDP program steered, summed over CPUs.
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu > 0) {
+    std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpu));
+    const char* names[] = {"XdpRedirectIpv4", "XdpRedirectArp", "XdpPass"};
+    for (std::uint32_t k = 0; k < 3; ++k) {
+      if (bpf_map_lookup_elem(p.cnt_fd, &k, v.data()) != 0) continue;
+      std::uint64_t total = 0;
+      for (std::uint64_t x : v) total += x;
+      fn(names[k], total);
+    }
+  }
+}
+
+}  // namespace coronet::io
