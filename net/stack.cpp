@@ -162,6 +162,16 @@ void stack::on_frame(bytes frame, rx_meta meta) {
   if (pcap_) pcap_->write(frame);
   engine_.on_frame(frame, sched_.now(), meta);
   dirty_ = true;
+  if (!warned_csum_partial_ && engine_.stats()[drop::tcp_csum_partial] != 0) warn_csum_partial();
+}
+
+// Said once: every such segment is lost, and the cause is on the sender.
+void stack::warn_csum_partial() {
+  warned_csum_partial_ = true;
+  std::cerr << "coronet: dropping TCP segments from peers that left their checksum to offload (TcpCsumPartial): "
+            << dev_->name()
+            << " cannot tell such frames apart (AF_XDP has no TP_STATUS_CSUMNOTREADY). Over veth, turn the "
+               "peer's checksum offload off (ethtool -K <peer> tx off) or use --backend af_packet\n";
 }
 
 void stack::poll(time_point now) {

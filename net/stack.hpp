@@ -152,6 +152,7 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
 
   stack(rt::scheduler& sched, const stack_config& cfg, std::unique_ptr<io::device> owned, io::device* dev);
   void on_frame(bytes frame, rx_meta meta) override;
+  void warn_csum_partial();
 
   // Called by ops and handles. start(): try to finish `o` now (true: done).
   bool start(detail::op& o);
@@ -190,6 +191,7 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
   bool unflushed_ = false;   // frames committed straight to the device, not yet flushed
   mut_bytes tx_slot_;        // the device buffer the engine is writing into
   bool tx_blocked_ = false;  // the device had no TX buffer: frames may be waiting
+  bool warned_csum_partial_ = false;
 };
 
 }  // namespace coronet::net

@@ -38,6 +38,7 @@ namespace coronet {
   X(tcp_too_short, "TcpTooShort")                                                       \
   X(tcp_bad_data_offset, "TcpBadDataOffset")                                            \
   X(tcp_bad_checksum, "InCsumErrors")                                                   \
+  X(tcp_csum_partial, "TcpCsumPartial") /* checksum field = pseudo-header sum: offloaded */ \
   X(tcp_bad_option, "TcpBadOption")                                                     \
   X(tcp_bad_port, "TcpBadPort") /* port 0 */                                            \
   /* TCP engine */                                                                      \

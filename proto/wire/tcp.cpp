@@ -28,7 +28,13 @@ result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bo
   // RFC 9293 3.1 Checksum: over pseudo-header, header and data; Linux
   // tcp_v4_rcv() -> tcp_checksum_complete() counts failures as InCsumErrors.
   if (verify_checksum && csum_fold(csum_add(pseudo_sum(src, dst, segment.size()), segment)) != 0) {
-    return drop::tcp_bad_checksum;
+    // A sender that offloads the checksum leaves only the pseudo-header sum
+    // in the field (Linux tcp_v4_send_check(), CHECKSUM_PARTIAL). Over veth
+    // such frames reach a device that cannot say so (AF_XDP has no
+    // TP_STATUS_CSUMNOTREADY): still dropped, but counted apart so the cause
+    // has a name.
+    const auto partial = static_cast<std::uint16_t>(~csum_fold(pseudo_sum(src, dst, segment.size())));
+    return load_be16(p + 16) == partial ? drop::tcp_csum_partial : drop::tcp_bad_checksum;
   }
   auto opts = parse_tcp_options(segment.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
   if (!opts) return opts.error();
