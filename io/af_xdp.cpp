@@ -196,7 +196,6 @@ struct af_xdp::impl {
       void complete(const io_uring_cqe& cqe) override { q->owner->on_kick_error(*q, tx, cqe); }
     } tx_kick{}, rx_kick{};
     bool poll_armed = false;
-    bool rx_kick_pending = false;  // a recvfrom SQE is queued and not yet consumed
   };
 
   af_xdp& dev;
@@ -519,7 +518,7 @@ void af_xdp::impl::arm_poll(queue& q) {
 }
 
 void af_xdp::impl::on_poll(queue& q, const io_uring_cqe& cqe) {
-  if (cqe.res > 0) {
+  if (cqe.res > 0 && !closing) {
     ++dev.xstats_.poll_wakeups;
     drain_rx(q);
   }
@@ -529,10 +528,9 @@ void af_xdp::impl::on_poll(queue& q, const io_uring_cqe& cqe) {
   }
 }
 
-void af_xdp::impl::on_kick_error(queue& q, bool tx, const io_uring_cqe& cqe) {
+void af_xdp::impl::on_kick_error(queue&, bool tx, const io_uring_cqe& cqe) {
   // Only failures post a CQE (IOSQE_CQE_SKIP_SUCCESS).
   if (!tx) {
-    q.rx_kick_pending = false;
     if (cqe.res < 0 && cqe.res != -EAGAIN && cqe.res != -EBUSY) ++dev.stats_.rx_errors;
     return;
   }
@@ -561,12 +559,10 @@ void af_xdp::impl::kick_tx() {
 // recvfrom(fd, NULL, 0, MSG_DONTWAIT): drivers that stop when the fill ring
 // runs dry wait for this (xsk_recvmsg -> xsk_wakeup(XDP_WAKEUP_RX)).
 void af_xdp::impl::kick_rx(queue& q) {
-  if (q.rx_kick_pending) return;
   io_uring_sqe* s = ring.sqe();
   io_uring_prep_recv(s, q.fd, nullptr, 0, MSG_DONTWAIT);
   s->flags |= IOSQE_CQE_SKIP_SUCCESS;
   io_uring_sqe_set_data64(s, rt::user_data(&q.rx_kick));
-  q.rx_kick_pending = true;
   ++dev.xstats_.rx_wakeups;
 }
 
@@ -650,7 +646,8 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   for (std::size_t i = 0; i < qids.size(); ++i) p.create_socket(qids[i], i == 0);
 }
 
-af_xdp::~af_xdp() = default;
+// The rings, sockets and program go before the members impl reads.
+af_xdp::~af_xdp() { p_.reset(); }
 
 std::vector<int> af_xdp::queues() const {
   std::vector<int> v;
@@ -681,7 +678,7 @@ void af_xdp::poll() {
   if (p.tx_kick_wanted) {
     // Still frames in the TX ring the kernel has not taken: kick again.
     impl::queue& q = *p.queues.front();
-    if (*q.tx.consumer != *q.tx.producer) p.kick_tx();
+    if (__atomic_load_n(q.tx.consumer, __ATOMIC_ACQUIRE) != *q.tx.producer) p.kick_tx();
     else p.tx_kick_wanted = false;
   }
 }

@@ -100,7 +100,6 @@ class af_xdp final : public device {
 
  private:
   struct impl;
-  std::unique_ptr<impl> p_;
   af_xdp_config cfg_;
   mac_addr mac_{};
   std::uint16_t mtu_ = 1500;
@@ -108,6 +107,7 @@ class af_xdp final : public device {
   xdp_bind bind_ = xdp_bind::copy;
   device_stats stats_{};
   af_xdp_stats xstats_{};
+  std::unique_ptr<impl> p_;  // last: destroyed first, while the members it reads still live
 };
 
 }  // namespace coronet::io
