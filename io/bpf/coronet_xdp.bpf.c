@@ -92,9 +92,11 @@ int coronet_xdp(struct xdp_md* ctx) {
   } else {
     return count(CNT_PASS, XDP_PASS);
   }
-  // No socket on this queue (coronet bound only --queue N): the kernel gets
-  // the frame (the low bits of flags are the verdict when the lookup fails).
-  return count(which, bpf_redirect_map(&coronet_xsks, ctx->rx_queue_index, XDP_PASS));
+  // No socket on this queue (coronet bound only --queue N, or it is still
+  // starting): the kernel gets the frame (the low bits of flags are the
+  // verdict when the lookup fails), and it counts as passed.
+  long verdict = bpf_redirect_map(&coronet_xsks, ctx->rx_queue_index, XDP_PASS);
+  return count(verdict == XDP_REDIRECT ? which : CNT_PASS, (int)verdict);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
