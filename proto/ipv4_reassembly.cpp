@@ -121,12 +121,15 @@ std::optional<wire::ipv4_view> ipv4_reassembly::add(const wire::ipv4_view& frag,
 // RFC 1122 3.3.2 wants an ICMP Time Exceeded (code 1) sent when fragment zero
 // had arrived (Linux ip_expire()); coronet sends no ICMP errors and only counts.
 void ipv4_reassembly::on_timer(time_point now) {
+  if (live_ == 0) return;
   for (slot& s : slots_) {
     if (s.in_use && s.expires <= now) give_up(s, drop::ipv4_reasm_timeout);
   }
 }
 
+// Asked every loop iteration: nothing to scan in the usual case.
 std::optional<time_point> ipv4_reassembly::next_deadline() const {
+  if (live_ == 0) return std::nullopt;
   std::optional<time_point> t;
   for (const slot& s : slots_) {
     if (s.in_use && (!t || s.expires < *t)) t = s.expires;
@@ -134,12 +137,11 @@ std::optional<time_point> ipv4_reassembly::next_deadline() const {
   return t;
 }
 
-std::size_t ipv4_reassembly::in_progress() const {
-  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) { return s.in_use; }));
-}
+std::size_t ipv4_reassembly::in_progress() const { return live_; }
 
 // A linear scan: the default threshold makes 63 slots.
 ipv4_reassembly::slot* ipv4_reassembly::find(const key& k) {
+  if (live_ == 0) return nullptr;
   for (slot& s : slots_) {
     if (s.in_use && s.k == k) return &s;
   }
@@ -154,6 +156,7 @@ ipv4_reassembly::slot* ipv4_reassembly::claim(const key& k, time_point now) {
     if (s.in_use) continue;
     if (s.buf.empty()) s.buf.resize(max_datagram);  // once per slot, for its lifetime
     s.in_use = true;
+    ++live_;
     s.k = k;
     s.expires = now + timeout_;
     s.len = 0;
@@ -167,6 +170,7 @@ ipv4_reassembly::slot* ipv4_reassembly::claim(const key& k, time_point now) {
 
 void ipv4_reassembly::give_up(slot& s, drop why) {
   s.in_use = false;
+  --live_;
   stats_.bump(why);
 }
 
@@ -213,6 +217,7 @@ bool ipv4_reassembly::complete(const slot& s) {
 // frees).
 std::optional<wire::ipv4_view> ipv4_reassembly::finish(slot& s) {
   s.in_use = false;
+  --live_;
   wire::ipv4_header h;
   h.src = s.k.src;
   h.dst = s.k.dst;

@@ -87,6 +87,7 @@ class ipv4_reassembly {
   duration timeout_;
   counters& stats_;
   std::vector<slot> slots_;
+  std::size_t live_ = 0;  // slots in use
 };
 
 }  // namespace coronet
