@@ -3,6 +3,13 @@
 # one veth pair in one run (as root; builds what it needs in build/).
 #
 #   benchmarks/throughput.sh [--bytes N] [--runs N] [--offloads on|off|both] [--bin DIR]
+#                            [--backend af_packet|af_xdp] [--xdp-mode auto|native|generic]
+#                            [--xdp-bind auto|zerocopy|copy] [--queue N]
+#
+# The device flags (net/device_flags.hpp) go to both coronets. With --backend
+# af_xdp the kernel's offloads stay off (--offloads on|both is refused): AF_XDP
+# has no PACKET_AUXDATA to tell coronet that a checksum was left to offload,
+# so such segments are dropped (tests/lab/xdp_offloads_on_test.sh).
 #
 # Every transfer is coronet-bulk: the sender sends --bytes of its seeded stream
 # one way, the receiver checks every byte against that seed (--verify-seed,
@@ -21,16 +28,19 @@
 #   kernel  -> coronet   .1 (tp-kn) -> .2 (tp-co)
 #   coronet -> coronet   .2 (tp-co) -> .3 (tp-kn)
 # Offloads: lab.sh sets them on the kernel's end (off: what a real wire
-# carries; on: veth's TSO super-frames). Here the same setting is applied to
-# tp-co0 too, so the kernel's own client sends as its server does.
+# carries; on: veth's TSO super-frames), and with --kernel-on-coronet-side
+# (which gives the kernel 198.18.41.4 on tp-co0) on tp-co0 too, so the
+# kernel's own client sends as its server does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=$((256 << 20))
 runs=3
 offloads=off
 bin=
+dev=()  # device flags for both coronets, checked by coronet-bulk
 usage() {
-  echo "usage: $0 [--bytes N] [--runs N] [--offloads on|off|both] [--bin DIR]" >&2
+  echo "usage: $0 [--bytes N] [--runs N] [--offloads on|off|both] [--bin DIR] [--backend af_packet|af_xdp]" \
+    "[--xdp-mode auto|native|generic] [--xdp-bind auto|zerocopy|copy] [--queue N]" >&2
   [ -n "${1:-}" ] && echo "throughput.sh: $1" >&2
   exit 2
 }
@@ -40,14 +50,20 @@ while [ $# -gt 0 ]; do
     --runs) [ $# -ge 2 ] || usage "--runs needs a value"; runs=$2; shift 2 ;;
     --offloads) [ $# -ge 2 ] || usage "--offloads needs a value"; offloads=$2; shift 2 ;;
     --bin) [ $# -ge 2 ] || usage "--bin needs a directory"; bin=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --backend|--xdp-mode|--xdp-bind|--queue) [ $# -ge 2 ] || usage "$1 needs a value"; dev+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) usage "unknown argument '$1'" ;;
   esac
 done
 [[ "$bytes" =~ ^[0-9]+[KMG]?$ ]] || usage "--bytes takes a byte count such as 268435456 or 256M"
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 100 ] || usage "--runs takes 1..100"
 case "$offloads" in on|off) modes=("$offloads") ;; both) modes=(off on) ;; *) usage "--offloads takes on, off or both" ;; esac
-[ "$(id -u)" -eq 0 ] || { echo "throughput.sh: needs root (namespaces, AF_PACKET)" >&2; exit 2; }
+backend=af_packet
+for ((i = 0; i + 1 < ${#dev[@]}; i += 2)); do [ "${dev[i]}" = --backend ] && backend=${dev[i + 1]}; done
+if [ "$backend" = af_xdp ] && [ "$offloads" != off ]; then
+  usage "--backend af_xdp runs with the kernel's offloads off only (--offloads off)"
+fi
+[ "$(id -u)" -eq 0 ] || { echo "throughput.sh: needs root (namespaces, AF_PACKET or AF_XDP)" >&2; exit 2; }
 if [ -z "$bin" ]; then
   scripts/setup.sh >/dev/null
   cmake -S . -B build -G Ninja >/dev/null
@@ -56,9 +72,14 @@ if [ -z "$bin" ]; then
 fi
 bulk=$(cd "$bin" && pwd)/coronet-bulk
 [ -x "$bulk" ] || usage "no coronet-bulk in $bin"
+# A bad device flag stops here with coronet-bulk's message, before any lab exists.
+if ! out=$("$bulk" --stack coronet --iface nosuchif0 --addr 198.18.41.2/24 --listen 5001 "${dev[@]}" 2>&1) &&
+  ! grep -q "nosuchif0 not found" <<<"$out"; then
+  usage "$(head -1 <<<"$out" | sed 's/^coronet-bulk: //')"
+fi
 
 ns_co=tp-co ns_kn=tp-kn if_co=tp-co0 if_kn=tp-kn0
-ip_kernel=198.18.41.1 ip_coronet=198.18.41.2 ip_coronet2=198.18.41.3 ip_kernel_co=198.18.41.4
+ip_kernel=198.18.41.1 ip_coronet=198.18.41.2 ip_coronet2=198.18.41.3  # the kernel also has .4 on tp-co0
 port=5001
 tmp=$(mktemp -d /tmp/coronet-throughput.XXXXXX)
 rx=  # the receiver running now, if any: the only process left behind on an interrupt
@@ -72,11 +93,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lab() {
-  scripts/lab.sh up --prefix tp --net 41 --offloads "$1" >/dev/null
-  ip -n $ns_co addr add $ip_kernel_co/24 dev $if_co
-  if [ "$1" = off ]; then ip netns exec $ns_co ethtool -K $if_co tx off tso off gso off >/dev/null; fi
-}
+lab() { scripts/lab.sh up --prefix tp --net 41 --offloads "$1" --kernel-on-coronet-side >/dev/null; }
 
 # bounded wait: CMD every 0.1 s, at most 100 times.
 wait_until() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
@@ -84,8 +101,8 @@ kernel_listening() { ip netns exec "$1" ss -Hltn "sport = :$port" | grep -q LIST
 answers_ping() { ip netns exec "$1" ping -c1 -W1 "$2"; }
 
 # The receivers and senders of each row: "NS ARGS..." for coronet-bulk.
-co_a=(--stack coronet --iface $if_co --addr $ip_coronet/24)
-co_b=(--stack coronet --iface $if_kn --addr $ip_coronet2/24)
+co_a=(--stack coronet --iface $if_co --addr $ip_coronet/24 "${dev[@]}")
+co_b=(--stack coronet --iface $if_kn --addr $ip_coronet2/24 "${dev[@]}")
 
 # one_run ROW SEED: sets run_result to the receiver's Gbit/s, or "fail" (why: $tmp/failures).
 one_run() {
@@ -138,7 +155,8 @@ cell() {
 rows=(kk ck kc cc)
 declare -A name=([kk]="kernel  -> kernel" [ck]="coronet -> kernel" [kc]="kernel  -> coronet" [cc]="coronet -> coronet")
 declare -A result ratio vals
-echo "bulk throughput: $runs runs of $bytes bytes per cell, receiver's Gbit/s; $(uname -r), $(nproc) CPUs"
+echo "bulk throughput: $runs runs of $bytes bytes per cell, receiver's Gbit/s; $(uname -r), $(nproc) CPUs;" \
+  "coronet's device: ${dev[*]:-af_packet}"
 for mode in "${modes[@]}"; do
   lab "$mode"
   for row in "${rows[@]}"; do vals[$row]=""; done

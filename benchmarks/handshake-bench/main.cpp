@@ -4,6 +4,7 @@
 //
 //   handshake-bench kernel  --to IP:PORT [--count N]
 //   handshake-bench coronet --iface IF --addr IP/PREFIX --to IP:PORT [--count N] [--busy-poll]
+//                           [--backend af_packet|af_xdp] [--xdp-mode M] [--xdp-bind B] [--queue N]
 //   handshake-bench server  --listen IP:PORT
 //
 // `server` is the kernel's side for both: a blocking accept loop that closes
@@ -15,7 +16,8 @@
 // connection established (kernel: blocking connect(2); coronet: from calling
 // stack::connect until the coroutine resumes). Each connection is then closed
 // (coronet: graceful close; kernel: close(2)) before the next one starts.
-// Prints min/p50/p90/p99/max in µs and the connection rate.
+// Prints min/p50/p90/p99/max in µs and the connection rate; coronet mode
+// first prints the device it opened on stderr.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/device_flags.hpp"
 #include "net/stack.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
@@ -45,8 +48,10 @@ using clk = std::chrono::steady_clock;
   std::fprintf(stderr,
                "usage: handshake-bench kernel  --to IP:PORT [--count N]\n"
                "       handshake-bench coronet --iface IF --addr IP/PREFIX --to IP:PORT [--count N] "
-               "[--busy-poll]\n"
-               "       handshake-bench server  --listen IP:PORT\n");
+               "[--busy-poll] [device flags]\n"
+               "       handshake-bench server  --listen IP:PORT\n"
+               "device flags (coronet):\n%s",
+               std::string(net::device_flags_usage).c_str());
   std::exit(2);
 }
 
@@ -57,6 +62,7 @@ struct options {
   int prefix = 24;
   int count = 200;
   bool busy_poll = false;
+  net::stack_config device;  // coronet: --backend, --xdp-mode, --xdp-bind, --queue
 };
 
 options parse(int argc, char** argv) {
@@ -89,12 +95,16 @@ options parse(int argc, char** argv) {
       if (o.count < 1 || o.count > 20000) usage("--count takes 1..20000");
     } else if (a == "--busy-poll") {
       o.busy_poll = true;
+    } else if (a.starts_with("--") && net::is_device_flag(a.substr(2))) {
+      if (o.mode != "coronet") usage((std::string(a) + " belongs to coronet mode").c_str());
+      if (std::string e = net::set_device_flag(o.device, a.substr(2), value()); !e.empty()) usage(e.c_str());
     } else {
       usage(("unknown flag '" + std::string(a) + "'").c_str());
     }
   }
   if (!o.to) usage(o.mode == "server" ? "--listen is required" : "--to is required");
   if (o.mode == "coronet" && (o.iface.empty() || !o.addr)) usage("coronet mode needs --iface and --addr");
+  if (std::string e = net::check_device_flags(o.device); !e.empty()) usage(e.c_str());
   return o;
 }
 
@@ -169,12 +179,20 @@ rt::task<int> coronet_loop(net::stack& st, const options& o) {
 
 int run_coronet(const options& o) {
   rt::scheduler sched({.busy_poll = o.busy_poll});
-  net::stack_config cfg;
+  net::stack_config cfg = o.device;
   cfg.ifname = o.iface;
   cfg.addr = *o.addr;
   cfg.prefix_len = o.prefix;
-  net::stack st(sched, cfg);
-  return sched.block_on(coronet_loop(st, o));
+  std::unique_ptr<net::stack> st;
+  try {
+    st = std::make_unique<net::stack>(sched, cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "handshake-bench: cannot open %s on %s: %s%s\n", cfg.backend.c_str(), cfg.ifname.c_str(),
+                 e.what(), net::device_privilege_hint(cfg, e.what(), geteuid() == 0).c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "handshake-bench: %s\n", st->device().describe().c_str());
+  return sched.block_on(coronet_loop(*st, o));
 }
 
 }  // namespace

@@ -10,10 +10,10 @@
 #include <iostream>
 #include <memory>
 #include <stop_token>
-#include <string_view>
 
 #include "app.hpp"
 #include "io/impaired_device.hpp"
+#include "net/device_flags.hpp"
 #include "net/stack.hpp"
 #include "runtime/cancel.hpp"
 #include "runtime/signals.hpp"
@@ -249,9 +249,8 @@ void print_impairment(net::stack& st) {
 }
 
 std::optional<net::stack_config> make_config(const options& o, std::string& error) {
-  net::stack_config c;
+  net::stack_config c = o.device;  // --backend, --xdp-mode, --xdp-bind, --queue
   c.ifname = o.iface;
-  c.backend = o.backend;
   c.addr = *o.addr;
   c.prefix_len = o.prefix_len;
   c.gateway = o.gateway;
@@ -278,15 +277,16 @@ std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_co
     std::cerr << "coronet-bulk: interface " << cfg.ifname << " not found (in this network namespace)\n";
     return nullptr;
   }
+  std::unique_ptr<net::stack> st;
   try {
-    return std::make_unique<net::stack>(sched, cfg);
+    st = std::make_unique<net::stack>(sched, cfg);
   } catch (const std::exception& e) {
-    std::cerr << "coronet-bulk: cannot open " << cfg.backend << " on " << cfg.ifname << ": " << e.what();
-    if (geteuid() != 0 && std::string_view(e.what()).find("CAP_NET_RAW") == std::string_view::npos)
-      std::cerr << " (not running as root: AF_PACKET needs CAP_NET_RAW)";
-    std::cerr << '\n';
+    std::cerr << "coronet-bulk: cannot open " << cfg.backend << " on " << cfg.ifname << ": " << e.what()
+              << net::device_privilege_hint(cfg, e.what(), geteuid() == 0) << '\n';
     return nullptr;
   }
+  std::cerr << "coronet-bulk: " << st->device().describe() << '\n';
+  return st;
 }
 
 }  // namespace

@@ -4,10 +4,13 @@
 #include <map>
 #include <string_view>
 
+#include "net/device_flags.hpp"
+
 namespace coronet::bulk {
 
-const char* usage() {
-  return R"(coronet-bulk - bulk TCP transfer on coronet's stack or the kernel's, with the same code on both
+namespace {
+
+constexpr std::string_view usage_head = R"(coronet-bulk - bulk TCP transfer on coronet's stack or the kernel's, with the same code on both
 
 Usage:
   coronet-bulk --stack coronet|kernel (--listen PORT | --connect IP:PORT) [--send BYTES] [--recv] [options]
@@ -27,7 +30,7 @@ secs runs from the connection's establishment until both directions are done;
 send_gbps counts until our FIN was acknowledged, recv_gbps until the peer's FIN.
 
 Both stacks:
-  --stack coronet|kernel  coronet's user-space TCP (AF_PACKET on --iface) or the kernel's sockets
+  --stack coronet|kernel  coronet's user-space TCP (a packet device on --iface) or the kernel's sockets
   --listen PORT           accept --count connections, one after another, then exit
   --connect IP:PORT       open one connection
   --count N               --listen: connections to serve (default 1)
@@ -51,11 +54,10 @@ Both stacks:
   --help                  this text
 
 --stack coronet:
-  --iface IF              interface to own frames on (AF_PACKET; root or CAP_NET_RAW); the
+  --iface IF              interface to own frames on (privileges: see --backend below); the
                           address must not be configured on it in the kernel
   --addr IP/PREFIX        the address coronet answers for
   --gateway IP            next hop off the subnet
-  --backend NAME          packet device; only af_packet (default af_packet)
   --sysctl NAME=VALUE     a stack knob by its Linux name, e.g. net.ipv4.tcp_wmem=4194304
                           (repeatable; an unknown name lists the valid ones)
   --busy-poll             spin on the io_uring completion queue instead of sleeping
@@ -64,7 +66,12 @@ Both stacks:
   --pcap FILE             write every frame in and out to FILE
   --linger MS             keep the stack running after the last close (default 200), so
                           TIME-WAIT can re-ACK a retransmitted FIN
+  The coronet stack prints the device it opened (and how) on stderr.
 
+--stack coronet, the packet device:
+)";
+
+constexpr std::string_view usage_tail = R"(
 --stack kernel:
   --rcvbuf BYTES          SO_RCVBUF, set before listen/connect (the kernel doubles it)
   --sndbuf BYTES          SO_SNDBUF, set before listen/connect
@@ -81,9 +88,6 @@ Examples:
   coronet-bulk --stack kernel --listen 5001 --send 64M
   coronet-bulk --stack coronet --iface veth0 --addr 198.18.0.2/24 --connect 198.18.0.1:5001 --send 64M --stats
 )";
-}
-
-namespace {
 
 template <class T>
 std::optional<T> number(std::string_view s, T lo, T hi) {
@@ -110,11 +114,14 @@ const std::map<std::string_view, flag_spec>& known_flags() {
       {"stall-after", {true, scope::both}},   {"stall-ms", {true, scope::both}},
       {"stats", {false, scope::both}},        {"help", {false, scope::both}},
       {"iface", {true, scope::coronet}},      {"addr", {true, scope::coronet}},
-      {"gateway", {true, scope::coronet}},    {"backend", {true, scope::coronet}},
-      {"sysctl", {true, scope::coronet}},     {"busy-poll", {false, scope::coronet}},
-      {"impair", {true, scope::coronet}},     {"pcap", {true, scope::coronet}},
-      {"linger", {true, scope::coronet}},     {"rcvbuf", {true, scope::kernel}},
-      {"sndbuf", {true, scope::kernel}},      {"nodelay", {false, scope::kernel}},
+      {"gateway", {true, scope::coronet}},    {"sysctl", {true, scope::coronet}},
+      {"busy-poll", {false, scope::coronet}}, {"impair", {true, scope::coronet}},
+      {"pcap", {true, scope::coronet}},       {"linger", {true, scope::coronet}},
+      {"rcvbuf", {true, scope::kernel}},      {"sndbuf", {true, scope::kernel}},
+      {"nodelay", {false, scope::kernel}},
+      // net/device_flags.hpp: --backend, --xdp-mode, --xdp-bind, --queue
+      {"backend", {true, scope::coronet}},    {"xdp-mode", {true, scope::coronet}},
+      {"xdp-bind", {true, scope::coronet}},   {"queue", {true, scope::coronet}},
   };
   return m;
 }
@@ -183,9 +190,8 @@ std::string apply(options& o, std::string_view name, const std::string& v) {
     auto ip = ipv4_addr::parse(v);
     if (!ip) return "--gateway wants an IPv4 address; got '" + v + "'";
     o.gateway = *ip;
-  } else if (name == "backend") {
-    if (v != "af_packet") return "--backend: unknown backend '" + v + "' (available: af_packet)";
-    o.backend = v;
+  } else if (net::is_device_flag(name)) {
+    return net::set_device_flag(o.device, name, v);
   } else if (name == "sysctl") {
     if (v.find('=') == std::string::npos) return "--sysctl wants NAME=VALUE; got '" + v + "'";
     o.sysctls.push_back(v);
@@ -226,11 +232,18 @@ std::string check_complete(const options& o, bool have_stack) {
   if (o.stack == stack_kind::coronet) {
     if (o.iface.empty()) return "--stack coronet needs --iface";
     if (!o.addr) return "--stack coronet needs --addr IP/PREFIX";
+    if (std::string e = net::check_device_flags(o.device); !e.empty()) return e;
   }
   return "";
 }
 
 }  // namespace
+
+const std::string& usage() {
+  static const std::string text =
+      std::string(usage_head) + std::string(net::device_flags_usage) + std::string(usage_tail);
+  return text;
+}
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::uint64_t mult = 1;

@@ -2,7 +2,8 @@
 // Parsed by hand, as coronet-echo does: flags as `--name value` or
 // `--name=value`; --sysctl may repeat and accumulates. A flag that belongs to
 // the other stack is a usage error, so a script cannot believe it set
-// something that was silently ignored.
+// something that was silently ignored. The packet-device flags (--backend,
+// --xdp-mode, --xdp-bind, --queue) are net/device_flags.hpp's.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "net/stack.hpp"
 #include "proto/types.hpp"
 
 namespace coronet::bulk {
@@ -39,7 +41,7 @@ struct options {
   std::string iface;
   std::optional<ipv4_addr> addr;
   int prefix_len = 24;
-  std::string backend = "af_packet";
+  net::stack_config device;          // only its device fields: backend, xdp_mode, xdp_bind, queue
   std::optional<ipv4_addr> gateway;
   std::vector<std::string> sysctls;  // NAME=VALUE, in order
   bool busy_poll = false;
@@ -59,7 +61,7 @@ struct parse_outcome {
 };
 
 parse_outcome parse(int argc, const char* const* argv);
-const char* usage();
+const std::string& usage();
 
 // "123", "64K", "64M", "1G" (binary multiples) -> bytes; nullopt when malformed.
 std::optional<std::uint64_t> parse_size(std::string_view text);

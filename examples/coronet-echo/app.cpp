@@ -4,14 +4,14 @@
 #include <unistd.h>
 
 #include <iostream>
-#include <string_view>
+
+#include "net/device_flags.hpp"
 
 namespace coronet::echo {
 
 std::optional<net::stack_config> make_config(const options& o, std::string& error) {
-  net::stack_config c;
+  net::stack_config c = o.device;  // --backend, --xdp-mode, --xdp-bind, --queue
   c.ifname = o.iface;
-  c.backend = o.backend;
   c.addr = o.addr;
   c.prefix_len = o.prefix_len;
   c.gateway = o.gateway;
@@ -27,20 +27,21 @@ std::optional<net::stack_config> make_config(const options& o, std::string& erro
   return c;
 }
 
-std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_config& cfg) {
+std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_config& cfg, bool quiet) {
   if (if_nametoindex(cfg.ifname.c_str()) == 0) {
     std::cerr << "coronet-echo: interface " << cfg.ifname << " not found (in this network namespace)\n";
     return nullptr;
   }
+  std::unique_ptr<net::stack> st;
   try {
-    return std::make_unique<net::stack>(sched, cfg);
+    st = std::make_unique<net::stack>(sched, cfg);
   } catch (const std::exception& e) {
-    std::cerr << "coronet-echo: cannot open " << cfg.backend << " on " << cfg.ifname << ": " << e.what();
-    if (geteuid() != 0 && std::string_view(e.what()).find("CAP_NET_RAW") == std::string_view::npos)
-      std::cerr << " (not running as root: AF_PACKET needs CAP_NET_RAW)";
-    std::cerr << '\n';
+    std::cerr << "coronet-echo: cannot open " << cfg.backend << " on " << cfg.ifname << ": " << e.what()
+              << net::device_privilege_hint(cfg, e.what(), geteuid() == 0) << '\n';
     return nullptr;
   }
+  if (!quiet) std::cerr << "coronet-echo: " << st->device().describe() << '\n';
+  return st;
 }
 
 }  // namespace coronet::echo

@@ -20,9 +20,10 @@ inline constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
 // --sysctl, listing valid names) when it cannot be built.
 std::optional<net::stack_config> make_config(const options& o, std::string& error);
 
-// Opens the stack; on failure prints a message naming what is missing (the
-// interface, CAP_NET_RAW) and returns nullptr.
-std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_config& cfg);
+// Opens the stack and, unless `quiet`, prints the device line on stderr; on
+// failure prints a message naming what is missing (the interface, the
+// device's capabilities) and returns nullptr.
+std::unique_ptr<net::stack> open_stack(rt::scheduler& sched, const net::stack_config& cfg, bool quiet);
 
 int serve(const options& o, const net::stack_config& cfg);
 int connect(const options& o, const net::stack_config& cfg);

@@ -163,7 +163,7 @@ rt::task<int> client(const options& o, net::stack& st, net::handshake_steps* ste
 
 int connect(const options& o, const net::stack_config& cfg) {
   rt::scheduler sched(rt::options{.busy_poll = o.busy_poll});
-  std::unique_ptr<net::stack> st = open_stack(sched, cfg);
+  std::unique_ptr<net::stack> st = open_stack(sched, cfg, false);
   if (!st) return exit_usage;
   std::optional<net::handshake_steps> steps;
   if (o.steps) {

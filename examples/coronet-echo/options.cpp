@@ -5,37 +5,42 @@
 #include <string_view>
 
 #include "io/impaired_device.hpp"
+#include "net/device_flags.hpp"
 
 namespace coronet::echo {
 
-const char* usage() {
-  return R"(coronet-echo - an echo server and client on coronet's user-space TCP/IP stack
+namespace {
+
+constexpr std::string_view usage_head = R"(coronet-echo - an echo server and client on coronet's user-space TCP/IP stack
 
 Usage:
-  coronet-echo serve   --iface IF --addr IP/PREFIX --port P [--backend af_packet] [--backlog N] [--busy-poll]
+  coronet-echo serve   --iface IF --addr IP/PREFIX --port P [--backlog N] [--quiet]
   coronet-echo connect --iface IF --addr IP/PREFIX --to IP:PORT [--count N] [--size BYTES] [--message TEXT]
-                       [--linger MS] [--backend af_packet] [--busy-poll]
-  common: [--gateway IP] [--sysctl NAME=VALUE]... [--pcap FILE] [--impair SPEC] [--trace] [--stats]
-          [--steps] [--quiet]
+                       [--linger MS]
+  common: [--backend af_packet|af_xdp] [--xdp-mode auto|native|generic] [--xdp-bind auto|zerocopy|copy]
+          [--queue N] [--busy-poll] [--gateway IP] [--sysctl NAME=VALUE]... [--pcap FILE]
+          [--impair SPEC] [--trace] [--stats] [--steps]
 
 Modes:
   serve     Listen on --port and echo every byte of every connection back until
             the peer closes. Answers ARP and ping for --addr. Runs until SIGINT
             or SIGTERM, then closes the listener and its connections and exits 0.
+            Prints the device it opened (and how) on stderr, unless --quiet.
   connect   Open one connection to --to, print the handshake time, send --count
             lines, check each echo byte for byte, print round-trip percentiles,
             close, and linger so TIME-WAIT can re-ACK. Exits 0 only if every
             byte came back; 1 if the connection failed or the echo differed.
 
 Flags:
-  --iface IF          network interface to own frames on (AF_PACKET; needs root
-                      or CAP_NET_RAW). The address must not be configured on it
-                      in the kernel, or the kernel answers peers with RSTs.
+  --iface IF          network interface to own frames on (see --backend for
+                      the privileges). The address must not be configured on
+                      it in the kernel, or the kernel answers peers with RSTs.
   --addr IP/PREFIX    the address coronet answers for, with its subnet length
   --port P            serve: TCP port to listen on
   --to IP:PORT        connect: the server to connect to
-  --backend NAME      packet device; only af_packet for now (default af_packet)
-  --backlog N         serve: accept-queue length (default 128; capped by
+)";
+
+constexpr std::string_view usage_tail = R"(  --backlog N         serve: accept-queue length (default 128; capped by
                       net.core.somaxconn)
   --busy-poll         spin on the io_uring completion queue instead of sleeping
                       (lowest latency, one core at 100%)
@@ -61,7 +66,7 @@ Flags:
                       exit; serve prints its non-zero counters at shutdown
                       anyway, and with --stats every counter
   --steps             print each handshake step with its time in microseconds
-  --quiet             serve: no line per accepted connection
+  --quiet             serve: no line per accepted connection, no device line
   --help              this text
 
 Examples:
@@ -71,9 +76,6 @@ Examples:
 Exit status: 0 success; 1 the connection or the echo failed; 2 bad usage, or
 the interface or permissions are missing.
 )";
-}
-
-namespace {
 
 template <class T>
 std::optional<T> number(std::string_view s, T lo, T hi) {
@@ -86,10 +88,10 @@ std::optional<T> number(std::string_view s, T lo, T hi) {
 // Flags that take a value, and flags that do not.
 const std::map<std::string_view, bool>& known_flags() {
   static const std::map<std::string_view, bool> m = {
-      {"iface", true},  {"addr", true},    {"port", true},    {"to", true},     {"backend", true},
-      {"backlog", true}, {"count", true},  {"size", true},    {"message", true}, {"linger", true},
-      {"gateway", true}, {"sysctl", true}, {"pcap", true},    {"busy-poll", false}, {"trace", false},
-      {"stats", false},  {"steps", false}, {"quiet", false},  {"help", false},  {"impair", true},
+      {"iface", true},   {"addr", true},      {"port", true},   {"to", true},     {"backlog", true},
+      {"count", true},   {"size", true},      {"message", true}, {"linger", true}, {"gateway", true},
+      {"sysctl", true},  {"pcap", true},      {"impair", true}, {"trace", false}, {"stats", false},
+      {"steps", false},  {"quiet", false},    {"help", false},  {"busy-poll", false},
   };
   return m;
 }
@@ -100,6 +102,12 @@ bool connect_only(std::string_view f) {
 }
 
 }  // namespace
+
+const std::string& usage() {
+  static const std::string text =
+      std::string(usage_head) + std::string(net::device_flags_usage) + std::string(usage_tail);
+  return text;
+}
 
 parse_outcome parse(int argc, const char* const* argv) {
   parse_outcome out;
@@ -134,9 +142,17 @@ parse_outcome parse(int argc, const char* const* argv) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
+    const std::string flag = "--" + std::string(name);
+    if (net::is_device_flag(name)) {  // every one of them takes a value
+      if (!value) {
+        if (i + 1 >= args.size()) return fail(flag + " needs a value");
+        value = args[++i];
+      }
+      if (std::string e = net::set_device_flag(o.device, name, *value); !e.empty()) return fail(e);
+      continue;
+    }
     auto it = known_flags().find(name);
     if (it == known_flags().end()) return fail("unknown flag --" + std::string(name));
-    const std::string flag = "--" + std::string(name);
     if (o.what == options::mode::serve && connect_only(name)) return fail(flag + " belongs to connect mode");
     if (o.what == options::mode::connect && serve_only(name)) return fail(flag + " belongs to serve mode");
     if (!it->second) {
@@ -168,9 +184,6 @@ parse_outcome parse(int argc, const char* const* argv) {
       if (!e) return fail("--to wants IP:PORT, e.g. 198.18.0.1:7; got '" + v + "'");
       o.to = *e;
       have_to = true;
-    } else if (name == "backend") {
-      if (v != "af_packet") return fail("--backend: unknown backend '" + v + "' (available: af_packet)");
-      o.backend = v;
     } else if (name == "backlog") {
       auto n = number<int>(v, 1, 1 << 20);
       if (!n) return fail("--backlog wants a positive number; got '" + v + "'");
@@ -222,6 +235,7 @@ parse_outcome parse(int argc, const char* const* argv) {
   if (o.what == options::mode::serve && !have_port) return fail("missing --port");
   if (o.what == options::mode::connect && !have_to) return fail("missing --to");
   if (o.message && have_size) return fail("--message and --size exclude each other");
+  if (std::string e = net::check_device_flags(o.device); !e.empty()) return fail(e);
   out.opts = std::move(o);
   return out;
 }

@@ -1,6 +1,7 @@
 // examples/coronet-echo/options.hpp - the command line of coronet-echo.
 // Parsed by hand: a mode word first, then flags as `--name value` or
-// `--name=value`; --sysctl may repeat and accumulates.
+// `--name=value`; --sysctl may repeat and accumulates. The packet-device
+// flags (--backend, --xdp-mode, --xdp-bind, --queue) are net/device_flags.hpp's.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "net/stack.hpp"
 #include "proto/types.hpp"
 
 namespace coronet::echo {
@@ -21,7 +23,7 @@ struct options {
   std::string iface;
   ipv4_addr addr;
   int prefix_len = 24;
-  std::string backend = "af_packet";
+  net::stack_config device;          // only its device fields: backend, xdp_mode, xdp_bind, queue
   bool busy_poll = false;
   std::optional<ipv4_addr> gateway;
   std::vector<std::string> sysctls;  // NAME=VALUE, in order
@@ -48,6 +50,6 @@ struct parse_outcome {
 };
 
 parse_outcome parse(int argc, const char* const* argv);
-const char* usage();
+const std::string& usage();
 
 }  // namespace coronet::echo

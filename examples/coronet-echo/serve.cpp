@@ -78,7 +78,7 @@ int serve(const options& o, const net::stack_config& cfg) {
     std::cout << "coronet-echo: " << (signo == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
     stop.request_stop();
   });
-  std::unique_ptr<net::stack> st = open_stack(sched, cfg);  // destroyed before `signals`
+  std::unique_ptr<net::stack> st = open_stack(sched, cfg, o.quiet);  // destroyed before `signals`
   if (!st) return exit_usage;
 
   std::optional<net::handshake_steps> steps;

@@ -50,7 +50,26 @@ expect "coronet without --iface -> exit 2" 2 "needs --iface" --stack coronet --a
 expect "coronet without --addr -> exit 2" 2 "needs --addr" --stack coronet --iface lo --listen 5001
 expect "bad --addr -> exit 2" 2 "IP/PREFIX" --stack coronet --iface lo --addr 198.18.0.2 --listen 5001
 expect "bad --rcvbuf -> exit 2" 2 "--rcvbuf wants" --stack kernel --listen 5001 --rcvbuf 0
-expect "unknown backend -> exit 2" 2 "unknown backend 'dpdk'" "${co[@]}" --listen 5001 --backend dpdk
+# The packet-device flags (net/device_flags.hpp).
+expect "unknown backend -> exit 2 naming the choices" 2 "unknown backend 'dpdk' (available: af_packet, af_xdp)" \
+  "${co[@]}" --listen 5001 --backend dpdk
+expect "bad --xdp-mode -> exit 2 naming the choices" 2 "--xdp-mode takes auto, native or generic; got 'drv'" \
+  "${co[@]}" --listen 5001 --backend af_xdp --xdp-mode drv
+expect "bad --xdp-bind -> exit 2 naming the choices" 2 "--xdp-bind takes auto, zerocopy or copy; got 'zc'" \
+  "${co[@]}" --listen 5001 --backend af_xdp --xdp-bind zc
+expect "--queue above 1023 -> exit 2" 2 "--queue takes an RX queue number 0..1023; got '4096'" \
+  "${co[@]}" --listen 5001 --backend af_xdp --queue 4096
+expect "--queue not a number -> exit 2" 2 "--queue takes an RX queue number 0..1023; got 'all'" \
+  "${co[@]}" --listen 5001 --backend af_xdp --queue=all
+expect "--xdp-bind without --backend af_xdp -> exit 2" 2 "--xdp-bind needs --backend af_xdp" \
+  "${co[@]}" --listen 5001 --xdp-bind copy
+expect "--queue with --backend af_packet -> exit 2" 2 "--queue needs --backend af_xdp (the backend is af_packet)" \
+  "${co[@]}" --listen 5001 --backend af_packet --queue 0
+expect "device flag on the kernel stack -> exit 2" 2 "--xdp-mode belongs to --stack coronet" \
+  --stack kernel --listen 5001 --xdp-mode native
+expect "--help lists the device flags" 0 "--queue N .*af_xdp: only RX queue N" --help
+expect "device flags pass the parser (fails later, on the interface)" 2 "nosuchif0 not found" \
+  --stack coronet --iface nosuchif0 --addr 198.18.0.2/24 --listen 5001 --backend af_xdp --xdp-mode native --queue 0
 expect "unknown --sysctl name -> exit 2 listing valid names" 2 "net.ipv4.tcp_rmem" \
   "${co[@]}" --listen 5001 --sysctl net.ipv4.tcp_nonsense=1
 expect "bad --sysctl value -> exit 2" 2 "net.ipv4.tcp_syn_retries" \
@@ -66,8 +85,16 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   else
     echo "FAIL - without CAP_NET_RAW: status $rc: $out"; fail=$((fail + 1))
   fi
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+    timeout 20 "$bin" "${co[@]}" --listen 5001 --backend af_xdp 2>&1); rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "CAP_NET_ADMIN\|CAP_BPF" <<<"$out" && ! grep -q "CAP_NET_RAW" <<<"$out"; then
+    echo "ok   - af_xdp without privileges -> exit 2 naming CAP_NET_ADMIN/CAP_BPF"; pass=$((pass + 1))
+  else
+    echo "FAIL - af_xdp without privileges: status $rc: $out"; fail=$((fail + 1))
+  fi
 else
   echo "skip - without CAP_NET_RAW (needs root to drop privileges)"
+  echo "skip - af_xdp without privileges (needs root to drop privileges)"
 fi
 # Run-time errors have their own statuses: nothing listens on this loopback port.
 expect "kernel connect to a closed port -> exit 4, says refused" 4 "connection refused" \

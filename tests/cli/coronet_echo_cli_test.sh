@@ -28,7 +28,28 @@ expect "prefix out of range -> exit 2" 2 "IP/PREFIX\|prefix" serve --iface lo --
 expect "missing --port -> exit 2" 2 "port" serve --iface lo --addr 198.18.0.2/24
 expect "bad --to port -> exit 2" 2 "IP:PORT" connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:99999
 expect "bad --count -> exit 2" 2 "count" connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --count -3
-expect "unknown backend -> exit 2" 2 "backend" serve --iface lo --addr 198.18.0.2/24 --port 7 --backend dpdk
+srv=(serve --iface lo --addr 198.18.0.2/24 --port 7)
+# The packet-device flags (net/device_flags.hpp).
+expect "unknown backend -> exit 2 naming the choices" 2 "unknown backend 'dpdk' (available: af_packet, af_xdp)" \
+  "${srv[@]}" --backend dpdk
+expect "bad --xdp-mode -> exit 2 naming the choices" 2 "--xdp-mode takes auto, native or generic; got 'skb'" \
+  "${srv[@]}" --backend af_xdp --xdp-mode skb
+expect "bad --xdp-bind -> exit 2 naming the choices" 2 "--xdp-bind takes auto, zerocopy or copy; got 'zero-copy'" \
+  connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --backend af_xdp --xdp-bind=zero-copy
+expect "--queue above 1023 -> exit 2" 2 "--queue takes an RX queue number 0..1023; got '1024'" \
+  "${srv[@]}" --backend af_xdp --queue 1024
+expect "--queue negative -> exit 2" 2 "--queue takes an RX queue number 0..1023; got '-1'" \
+  "${srv[@]}" --backend af_xdp --queue=-1
+expect "--queue not a number -> exit 2" 2 "got 'first'" "${srv[@]}" --backend af_xdp --queue first
+expect "--queue without a value -> exit 2" 2 "--queue needs a value" "${srv[@]}" --backend af_xdp --queue
+expect "--xdp-mode without --backend af_xdp -> exit 2" 2 "--xdp-mode needs --backend af_xdp" \
+  "${srv[@]}" --xdp-mode native
+expect "--queue with --backend af_packet -> exit 2" 2 "--queue needs --backend af_xdp (the backend is af_packet)" \
+  "${srv[@]}" --queue 0 --backend af_packet
+expect "bad device flag -> the usage follows the message" 2 "--xdp-bind BIND" "${srv[@]}" --xdp-bind x
+expect "--help lists the device flags" 0 "--xdp-mode MODE.*af_xdp: auto" --help
+expect "device flags pass the parser (fails later, on the interface)" 2 "nosuchif0 not found" \
+  serve --iface nosuchif0 --addr 198.18.0.2/24 --port 7 --queue 3 --xdp-bind copy --xdp-mode generic --backend af_xdp
 expect "unknown --sysctl name -> exit 2, lists valid names" 2 "net.ipv4.tcp_synack_retries" \
   serve --iface lo --addr 198.18.0.2/24 --port 7 --sysctl net.ipv4.tcp_nonsense=1
 expect "bad --sysctl value -> exit 2, says what is accepted" 2 "expected an integer" \
@@ -55,8 +76,16 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   else
     echo "FAIL - without CAP_NET_RAW: status $rc: $out"; fail=$((fail + 1))
   fi
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+    "$bin" "${srv[@]}" --backend af_xdp 2>&1); rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "CAP_NET_ADMIN\|CAP_BPF" <<<"$out" && ! grep -q "CAP_NET_RAW" <<<"$out"; then
+    echo "ok   - af_xdp without privileges -> exit 2 naming CAP_NET_ADMIN/CAP_BPF"; pass=$((pass + 1))
+  else
+    echo "FAIL - af_xdp without privileges: status $rc: $out"; fail=$((fail + 1))
+  fi
 else
   echo "skip - without CAP_NET_RAW (needs root to drop privileges)"
+  echo "skip - af_xdp without privileges (needs root to drop privileges)"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

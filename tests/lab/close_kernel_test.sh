@@ -13,7 +13,7 @@ bulk=$LAB_BIN/coronet-bulk
 big=$((16 << 20))
 small=$((64 << 10))
 port=5001
-coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60)
+coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 "${LAB_DEV[@]}")
 kernel_args=(--stack kernel --timeout 60)
 
 # field LOG KEY [N]: KEY's value on the N-th result line (default 1).

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 lab_up cn 21
 kip=$LAB_IP_KERNEL
 connect() { in_coronet timeout 60 "$LAB_BIN/coronet-echo" connect --iface "$LAB_IF_CORONET" \
-  --addr "$LAB_IP_CORONET/24" --linger 200 "$@"; }
+  --addr "$LAB_IP_CORONET/24" --linger 200 "${LAB_DEV[@]}" "$@"; }
 
 bg_kernel "$LAB_TMP/socat.log" socat -T 10 "TCP-LISTEN:7,bind=$kip,fork,reuseaddr" PIPE
 if ! wait_for 50 bash -c "ip netns exec $LAB_NS_KERNEL ss -Hltn 'sport = :7' | grep -q LISTEN"; then

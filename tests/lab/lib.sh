@@ -1,17 +1,40 @@
 # tests/lab/lib.sh - shared by the namespace tests: builds a private lab, starts
 # processes in it, checks, and tears everything down on exit. Sourced, not run.
 # Every wait is bounded in count and time; only PIDs started here are killed.
+#
+# A test runs as `bash X_test.sh BUILD_BIN_DIR [BACKEND]`, BACKEND being the
+# packet device coronet's programs use:
+#   af_packet (default)   LAB_DEV=(--backend af_packet)
+#   af_xdp-native         LAB_DEV=(--backend af_xdp --xdp-mode native)
+#   af_xdp-generic        LAB_DEV=(--backend af_xdp --xdp-mode generic)
+# Every coronet-echo / coronet-bulk a test starts gets "${LAB_DEV[@]}". A line
+# "# backends: NAME..." near the top of a test names the only backends it
+# runs on (tests/CMakeLists.txt registers it for those; here others skip).
 set -uo pipefail
 
-LAB_BIN=${1:?usage: $0 BUILD_BIN_DIR}
+LAB_BIN=${1:?usage: $0 BUILD_BIN_DIR [af_packet|af_xdp-native|af_xdp-generic]}
+LAB_BACKEND=${2:-af_packet}
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+case "$LAB_BACKEND" in
+  af_packet) LAB_DEV=(--backend af_packet) ;;
+  af_xdp-native) LAB_DEV=(--backend af_xdp --xdp-mode native) ;;
+  af_xdp-generic) LAB_DEV=(--backend af_xdp --xdp-mode generic) ;;
+  *) echo "FAIL: unknown lab backend '$LAB_BACKEND' (af_packet, af_xdp-native or af_xdp-generic)"; exit 2 ;;
+esac
+lab_only=$(sed -n 's/^# backends:[[:space:]]*//p' "$0" | head -1)
+if [ -n "$lab_only" ] && [[ " $lab_only " != *" $LAB_BACKEND "* ]]; then
+  echo "SKIP: $(basename "$0") runs on $lab_only only, not $LAB_BACKEND"
+  exit 77
+fi
+echo "backend: $LAB_BACKEND (${LAB_DEV[*]})"
 LAB_TMP=$(mktemp -d /tmp/coronet-lab.XXXXXX)
 lab_pids=()
 lab_fails=0
 lab_checks=0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: namespace tests need root (CAP_NET_ADMIN to build the lab, CAP_NET_RAW for AF_PACKET)"
+  echo "SKIP: namespace tests need root (CAP_NET_ADMIN to build the lab, CAP_NET_RAW for AF_PACKET," \
+    "CAP_BPF for AF_XDP)"
   exit 77
 fi
 
@@ -27,7 +50,10 @@ lab_cleanup() {
 }
 trap lab_cleanup EXIT
 
-# lab_up PREFIX NET [--offloads on|off]: creates the lab and exports its variables.
+# lab_up PREFIX NET [--offloads on|off] [--kernel-on-coronet-side]: creates the
+# lab (scripts/lab.sh) and exports its variables. The kernel's offloads are
+# off unless the test asks for them (the af_xdp backends need them off: only
+# AF_PACKET learns of partial checksums, through PACKET_AUXDATA).
 lab_up() {
   LAB_PREFIX=$1
   local net=$2
@@ -40,6 +66,7 @@ in_kernel() { ip netns exec "$LAB_NS_KERNEL" "$@"; }
 in_coronet() { ip netns exec "$LAB_NS_CORONET" "$@"; }
 
 # bg_coronet LOGFILE ARGS...: starts coronet-echo in coronet's namespace; sets BG_PID.
+# ARGS are coronet-echo's own: the mode first, and "${LAB_DEV[@]}" among them.
 bg_coronet() {
   local log=$1
   shift

@@ -2,15 +2,15 @@
 # Namespace test: kernel TCP clients (socat, nc) -> `coronet-echo serve`.
 # Checks ping, byte-for-byte echo, 100 sequential and 50 concurrent
 # connections, RST for a closed port, and a clean exit on SIGTERM.
-# Optional 2nd argument: "on" runs with the kernel's veth offloads left on
-# (TSO super-frames and CHECKSUM_PARTIAL frames reach coronet).
+# LAB_OFFLOADS=on in the environment runs with the kernel's veth offloads left
+# on (TSO super-frames and CHECKSUM_PARTIAL frames reach coronet).
 source "$(dirname "$0")/lib.sh"
-offloads=${2:-off}
+offloads=${LAB_OFFLOADS:-off}
 lab_up sv 20 --offloads "$offloads"
 ip=$LAB_IP_CORONET
 echo "lab: coronet $ip on $LAB_IF_CORONET, kernel $LAB_IP_KERNEL, offloads $offloads"
 
-bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$ip/24" --port 7 --stats
+bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$ip/24" --port 7 --stats "${LAB_DEV[@]}"
 server=$BG_PID
 if ! wait_for 100 in_kernel ping -c1 -W1 "$ip"; then
   echo "FAIL: coronet-echo serve did not come up"; cat "$LAB_TMP/serve.log"; exit 1

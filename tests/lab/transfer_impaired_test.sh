@@ -33,8 +33,8 @@ lossy_transfer() {
   wait_for 50 bash -c "ip netns exec $LAB_NS_KERNEL ss -Hltn 'sport = :$port' | grep -q LISTEN" ||
     { echo "kernel listener did not start"; show "$LAB_TMP/kn.log"; return 1; }
   in_coronet timeout 120 "$bulk" --stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" \
-    --connect "$LAB_IP_KERNEL:$port" --send $size --seed 32 --timeout 60 --stats "${impair_args[@]}" \
-    >"$LAB_TMP/co.log" 2>&1
+    "${LAB_DEV[@]}" --connect "$LAB_IP_KERNEL:$port" --send $size --seed 32 --timeout 60 --stats \
+    "${impair_args[@]}" >"$LAB_TMP/co.log" 2>&1
   crc=$?
   wait "$kn"; krc=$?
   echo "exit: coronet $crc, kernel $krc; $(field "$LAB_TMP/co.log" recv_gbps) Gbit/s into coronet," \

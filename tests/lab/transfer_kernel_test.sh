@@ -12,7 +12,8 @@ size=$((64 << 20))
 port=5001
 echo "lab: coronet $LAB_IP_CORONET on $LAB_IF_CORONET, kernel $LAB_IP_KERNEL; $size bytes each way"
 
-coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats)
+coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats
+  "${LAB_DEV[@]}")
 # field LOG KEY: KEY's value on the result line (the one starting "sent=").
 field() { grep -m1 '^sent=' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 show() { echo "--- $1"; cat "$1"; }

@@ -19,7 +19,8 @@ lab_up tz 33
 bulk=$LAB_BIN/coronet-bulk
 size=$((4 << 20))
 port=5001
-coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats)
+coronet_args=(--stack coronet --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" --timeout 60 --stats
+  "${LAB_DEV[@]}")
 
 field() { grep -m1 '^sent=' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 counter() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }

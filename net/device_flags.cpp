@@ -1,0 +1,88 @@
+#include "net/device_flags.hpp"
+
+#include <charconv>
+
+#include "net/stack.hpp"
+
+namespace coronet::net {
+
+namespace {
+
+// The highest queue --queue accepts. Linux caps an interface's queues far
+// higher (netdev's num_rx_queues), but no NIC coronet meets has more.
+constexpr int max_queue = 1023;
+
+std::string got(std::string_view flag, std::string_view accepted, std::string_view value) {
+  return "--" + std::string(flag) + " takes " + std::string(accepted) + "; got '" + std::string(value) + "'";
+}
+
+bool is_xdp_backend(const stack_config& cfg) { return cfg.backend == "af_xdp"; }
+
+}  // namespace
+
+bool is_device_flag(std::string_view name) {
+  return name == "backend" || name == "xdp-mode" || name == "xdp-bind" || name == "queue";
+}
+
+std::string set_device_flag(stack_config& cfg, std::string_view name, std::string_view value) {
+  if (name == "backend") {
+    if (value != "af_packet" && value != "af_xdp")
+      return "--backend: unknown backend '" + std::string(value) + "' (available: af_packet, af_xdp)";
+    cfg.backend = std::string(value);
+  } else if (name == "xdp-mode") {
+    if (value == "auto") {
+      cfg.xdp_mode = io::xdp_mode::automatic;
+    } else if (value == "native") {
+      cfg.xdp_mode = io::xdp_mode::native;
+    } else if (value == "generic") {
+      cfg.xdp_mode = io::xdp_mode::generic;
+    } else {
+      return got(name, "auto, native or generic", value);
+    }
+  } else if (name == "xdp-bind") {
+    if (value == "auto") {
+      cfg.xdp_bind = io::xdp_bind::automatic;
+    } else if (value == "zerocopy") {
+      cfg.xdp_bind = io::xdp_bind::zerocopy;
+    } else if (value == "copy") {
+      cfg.xdp_bind = io::xdp_bind::copy;
+    } else {
+      return got(name, "auto, zerocopy or copy", value);
+    }
+  } else if (name == "queue") {
+    int q = -1;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), q);
+    if (ec != std::errc{} || p != value.data() + value.size() || q < 0 || q > max_queue)
+      return got(name, "an RX queue number 0.." + std::to_string(max_queue), value);
+    cfg.queue = q;
+  } else {
+    return "--" + std::string(name) + " is not a device flag";
+  }
+  return "";
+}
+
+std::string check_device_flags(const stack_config& cfg) {
+  if (is_xdp_backend(cfg)) return "";
+  const char* given = cfg.xdp_mode != io::xdp_mode::automatic   ? "--xdp-mode"
+                      : cfg.xdp_bind != io::xdp_bind::automatic ? "--xdp-bind"
+                      : cfg.queue != -1                         ? "--queue"
+                                                                : nullptr;
+  if (given == nullptr) return "";
+  return std::string(given) + " needs --backend af_xdp (the backend is " + cfg.backend + ")";
+}
+
+std::string device_privilege_hint(const stack_config& cfg, std::string_view error, bool root) {
+  if (root) return "";
+  if (is_xdp_backend(cfg)) {
+    // XDP attach (dev_change_xdp_fd / bpf_xdp_link_attach) wants CAP_NET_ADMIN;
+    // loading the program and its maps wants CAP_BPF (kernel/bpf/syscall.c).
+    if (error.find("CAP_NET_ADMIN") != std::string_view::npos || error.find("CAP_BPF") != std::string_view::npos)
+      return "";
+    return " (not running as root: AF_XDP needs CAP_NET_ADMIN and CAP_BPF)";
+  }
+  // packet_create(): CAP_NET_RAW in the socket's network namespace.
+  if (error.find("CAP_NET_RAW") != std::string_view::npos) return "";
+  return " (not running as root: AF_PACKET needs CAP_NET_RAW)";
+}
+
+}  // namespace coronet::net

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Namespace test: the kernel and coronet share coronet's interface. With
+# scripts/lab.sh --kernel-on-coronet-side the kernel of ks-co has 198.18.36.4
+# on ks-co0 while coronet-echo serves 198.18.36.2 on the same interface (same
+# MAC). At the same time, from the kernel's namespace:
+#  - 1000 pings of the kernel's .4 are answered (by the kernel);
+#  - 2 MB through a kernel TCP echo server (socat, bound to .4:7) come back;
+#  - 200 kB through coronet's echo (.2:7, the same port) come back.
+# Then coronet's counters (serve --stats, at SIGTERM) show what it saw of the
+# kernel's traffic, which depends on the device:
+#  - af_packet: every frame on the interface reaches coronet, which drops the
+#    kernel's as not addressed to it (InAddrErrors >= the pings) and answers
+#    none of them (no RST, no echo reply);
+#  - af_xdp: coronet's XDP program passes the kernel's frames to the kernel,
+#    so coronet receives fewer frames in all (DevRxFrames) than there were
+#    pings, and no IPv4 frame for another address (InAddrErrors 0).
+source "$(dirname "$0")/lib.sh"
+lab_up ks 36 --kernel-on-coronet-side
+co=$LAB_IP_CORONET kn_co=$LAB_IP_KERNEL_CO
+pings=1000
+echo "lab: coronet $co and the kernel $kn_co on $LAB_IF_CORONET; the peer kernel $LAB_IP_KERNEL"
+
+# The kernel's echo server on its address of coronet's interface.
+bg_in_coronet "$LAB_TMP/socat.log" socat -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
+socat_pid=$BG_PID
+bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$co/24" --port 7 --stats "${LAB_DEV[@]}"
+server=$BG_PID
+if ! wait_for 100 in_kernel ping -c1 -W1 "$co"; then
+  echo "FAIL: coronet-echo serve did not come up"; cat "$LAB_TMP/serve.log"; exit 1
+fi
+if ! wait_for 50 bash -c "ip netns exec $LAB_NS_CORONET ss -Hltn 'src $kn_co and sport = :7' | grep -q LISTEN"; then
+  echo "FAIL: the kernel's echo server on $kn_co:7 did not start"; cat "$LAB_TMP/socat.log"; exit 1
+fi
+echo "device: $(grep -m1 "^coronet-echo: af_" "$LAB_TMP/serve.log")"
+
+# echo_file IN OUT IP: one kernel connection to IP:7 sends IN, saves what comes back.
+echo_file() { in_kernel timeout 30 socat -t 10 -T 15 - "TCP:$3:7" <"$1" >"$2" 2>"$2.err"; }
+head -c 2000000 /dev/urandom >"$LAB_TMP/kernel.bin"
+head -c 200000 /dev/urandom >"$LAB_TMP/coronet.bin"
+
+# Everything at once: pings and the kernel's TCP to .4, coronet's echo on .2.
+ping_rc=1 kernel_rc=1 coronet_rc=1
+concurrent() {
+  in_kernel timeout 30 ping -q -c "$pings" -i 0.002 -W 2 "$kn_co" >"$LAB_TMP/ping.log" 2>&1 &
+  local ping_pid=$!
+  echo_file "$LAB_TMP/kernel.bin" "$LAB_TMP/kernel.out" "$kn_co" &
+  local kernel_pid=$!
+  echo_file "$LAB_TMP/coronet.bin" "$LAB_TMP/coronet.out" "$co"
+  coronet_rc=$?
+  wait "$kernel_pid"; kernel_rc=$?
+  wait "$ping_pid"; ping_rc=$?
+  return 0
+}
+concurrent
+
+answered() {
+  local got
+  got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$LAB_TMP/ping.log")
+  echo "pings of $kn_co: ${got:-0} of $pings answered"
+  [ "$ping_rc" -eq 0 ] && [ "${got:-0}" -ge $((pings * 99 / 100)) ] || { cat "$LAB_TMP/ping.log"; return 1; }
+}
+check "the kernel's address on coronet's interface answers $pings pings" answered
+
+kernel_tcp() {
+  [ "$kernel_rc" -eq 0 ] && cmp "$LAB_TMP/kernel.bin" "$LAB_TMP/kernel.out" ||
+    { echo "socat exit $kernel_rc: $(cat "$LAB_TMP/kernel.out.err")"; return 1; }
+}
+check "kernel TCP to the kernel's $kn_co:7 on coronet's interface: 2 MB echoed" kernel_tcp
+
+coronet_tcp() {
+  [ "$coronet_rc" -eq 0 ] && cmp "$LAB_TMP/coronet.bin" "$LAB_TMP/coronet.out" ||
+    { echo "socat exit $coronet_rc: $(cat "$LAB_TMP/coronet.out.err")"; return 1; }
+}
+check "coronet's echo on $co:7 at the same time: 200 kB echoed" coronet_tcp
+
+stop_server() {
+  kill -TERM "$server"
+  local i
+  for i in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server" 2>/dev/null && { echo "still running 10 s after SIGTERM"; return 1; }
+  wait "$server" || { echo "exit status $? after SIGTERM"; cat "$LAB_TMP/serve.log"; return 1; }
+}
+check "coronet-echo exits 0 on SIGTERM" stop_server
+kill -TERM "$socat_pid" 2>/dev/null
+
+stat() { awk -v n="$1" '$1 == n { print $2 }' "$LAB_TMP/serve.log"; }
+rx=$(stat DevRxFrames) not_ours=$(stat InAddrErrors) rsts=$(stat TcpOutRsts) echos=$(stat IcmpInEchos)
+echo "coronet's counters: DevRxFrames ${rx:-?}, InAddrErrors ${not_ours:-?}, TcpOutRsts ${rsts:-?}," \
+  "IcmpInEchos ${echos:-?} (while the kernel on its interface had $pings pings and 2 MB each way)"
+
+no_answer() {
+  # Readiness pings of .2 are the only echo requests coronet should have seen.
+  [ -n "$rx" ] && [ "${rsts:-1}" -eq 0 ] && [ "${echos:-$pings}" -lt 100 ]
+}
+check "coronet answered none of the kernel's traffic (no RST, no echo reply)" no_answer
+
+if [ "$LAB_BACKEND" = af_packet ]; then
+  saw_and_dropped() { [ "${not_ours:-0}" -ge "$pings" ] && [ "${rx:-0}" -ge "$pings" ]; }
+  check "af_packet: coronet received the kernel's frames and dropped them (InAddrErrors >= $pings)" saw_and_dropped
+else
+  passed_by_xdp() { [ "${rx:-$pings}" -lt "$pings" ] && [ "${not_ours:-1}" -eq 0 ]; }
+  check "af_xdp: the XDP program kept the kernel's frames from coronet (DevRxFrames < $pings, InAddrErrors 0)" \
+    passed_by_xdp
+fi
+lab_finish
