@@ -3,7 +3,9 @@
 #include "io/af_xdp.hpp"
 
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -124,7 +126,22 @@ std::string last_lib_line(const std::string& log) {
 
 bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// RX queues in use: ETHTOOL_GCHANNELS answers for the caller's network
+// namespace (rx-only plus combined channels); sysfs is the fallback for
+// drivers without get_channels, and is right only where /sys was mounted in
+// this namespace (ip netns exec does that; a bare setns does not).
 int count_rx_queues(const std::string& ifname) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) {
+    ethtool_channels ch{};
+    ch.cmd = ETHTOOL_GCHANNELS;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&ch);
+    const int rc = ::ioctl(s, SIOCETHTOOL, &ifr);
+    ::close(s);
+    if (rc == 0 && ch.rx_count + ch.combined_count > 0) return static_cast<int>(ch.rx_count + ch.combined_count);
+  }
   std::error_code ec;
   int n = 0;
   for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
