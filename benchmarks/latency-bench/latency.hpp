@@ -1,0 +1,156 @@
+// benchmarks/latency-bench/latency.hpp - what the modes of latency-bench share:
+// the parsed options, the sampler (warm-up by time, then a bounded number of
+// round trips) and the one result line every ping mode prints.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "net/stack.hpp"
+#include "proto/types.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/task.hpp"
+
+namespace coronet::latency {
+
+inline constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
+
+// The round trip's payload: a raw frame is this long in all (Ethernet + IPv4
+// + 30 bytes), a TCP sample writes and reads back this many bytes.
+inline constexpr std::size_t message_len = 64;
+
+struct options {
+  std::string mode;  // raw-pong raw-ping tcp-server tcp-ping kernel-server kernel-ping
+  std::string iface;
+  std::optional<ipv4_addr> addr;   // --addr IP/PREFIX: the device's (coronet's) address
+  int prefix = 24;
+  std::optional<ipv4_addr> peer;   // raw-ping --peer
+  std::optional<mac_addr> peer_mac;  // raw-ping --peer-mac
+  std::optional<endpoint> to;      // tcp-ping, kernel-ping --to; kernel-server --listen
+  std::uint16_t port = 0;          // tcp-server --port
+  bool busy_poll = false;
+  bool timing = false;             // --timing: split round trips (timing_device)
+  int count = 20000;               // samples after the warm-up
+  int warmup_ms = 300;             // warm-up by time (MEASURED.md: an XDP attach is slow for ~30 ms)
+  double max_seconds = 0;          // 0: pings 60 s, servers no limit
+  net::stack_config device;        // --backend --xdp-mode --xdp-bind --queue
+
+  bool is_ping() const { return mode.ends_with("-ping"); }
+  const char* wait_name() const { return busy_poll ? "busy" : "sleep"; }
+};
+
+// Parses argv; prints the usage and exits 2 on anything wrong.
+options parse(int argc, char** argv);
+
+// Round trips in nanoseconds. Samples taken before the warm-up has passed
+// are discarded; done() once --count are kept or the run's time is up.
+class sampler {
+ public:
+  explicit sampler(const options& o);
+  // The clock of the warm-up starts at the first round trip.
+  void start(time_point now);
+  void add(duration rtt, time_point now);
+  bool done(time_point now) const;
+  time_point deadline() const { return deadline_; }
+  std::size_t kept() const { return rtts_.size(); }
+
+  // One line on stdout:
+  //   result mode=M device=D wait=W samples=N warmup=N [extra] min=.. p50=.. p90=.. p99=.. max=.. unit=us
+  // Returns exit_ok, or exit_failed when no sample was kept.
+  int report(std::string_view device, std::string_view extra) const;
+
+ private:
+  const options& o_;
+  std::vector<std::int64_t> rtts_;
+  std::uint64_t warmup_samples_ = 0;
+  std::optional<time_point> warm_until_;
+  time_point deadline_;
+};
+
+// Resumes the task that awaits it once fire() is called (through the
+// scheduler, never inline). One waiter.
+class latch {
+ public:
+  explicit latch(rt::scheduler& s) : sched_(s) {}
+  void fire() {
+    if (std::exchange(fired_, true)) return;
+    if (waiter_) sched_.schedule(std::exchange(waiter_, {}));
+  }
+  bool fired() const noexcept { return fired_; }
+  bool await_ready() const noexcept { return fired_; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { waiter_ = h; }
+  void await_resume() const noexcept {}
+
+ private:
+  rt::scheduler& sched_;
+  std::coroutine_handle<> waiter_;
+  bool fired_ = false;
+};
+rt::task<> wait_for(latch& l);
+// Fires `l` after `seconds` (--max-seconds); spawn it.
+rt::task<> fire_after(latch& l, double seconds);
+
+// "af_packet", "af_xdp/native/copy": the device as opened (af_xdp: the XDP
+// mode and binding it ended up with).
+std::string device_label(const io::device& dev);
+// Opens the device (raw modes) or the stack on it, wrapped in a
+// timing_device when `timing`; or prints why not on stderr (then nullptr).
+std::unique_ptr<io::device> open_device_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing);
+std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing);
+
+// The device modes' stack_config: --iface, --addr and the device flags.
+net::stack_config device_config(const options& o);
+// Seconds the process may run: --max-seconds, or the mode's default.
+double run_limit_seconds(const options& o);
+
+// --timing: wraps a device and stamps deliveries and flushes (timing.cpp).
+class timing_device final : public io::device, private io::rx_sink {
+ public:
+  explicit timing_device(std::unique_ptr<io::device> inner);
+
+  void start(io::rx_sink& sink) override;
+  mut_bytes tx_buffer() override { return inner_->tx_buffer(); }
+  void tx_commit(std::size_t len) override;
+  void flush() override;
+  void poll() override { inner_->poll(); }
+  bool rx_ready() const override { return inner_->rx_ready(); }
+  mac_addr mac() const override { return inner_->mac(); }
+  std::uint16_t mtu() const override { return inner_->mtu(); }
+  const io::device_stats& stats() const override { return inner_->stats(); }
+  std::string name() const override { return inner_->name(); }
+  std::string describe() const override { return inner_->describe(); }
+  void for_each_extra(const extra_fn& fn) const override { inner_->for_each_extra(fn); }
+  const io::device& inner() const { return *inner_; }
+
+  time_point last_rx() const { return last_rx_; }        // the latest delivery
+  time_point last_flush() const { return last_flush_; }  // the latest flush that submitted frames
+  time_point last_commit() const { return last_commit_; }  // the first commit before that flush
+  // "turnaround_n=N rx_to_commit_p50=.. rx_to_flush_p50=.. rx_to_flush_p90=.."
+  // (µs): from the first delivery after a flush to the first frame committed
+  // and to the flush that submitted it.
+  std::string turnaround_summary() const;
+
+ private:
+  void on_frame(bytes frame, rx_meta meta) override;
+
+  std::unique_ptr<io::device> inner_;
+  io::rx_sink* sink_ = nullptr;
+  time_point last_rx_{}, first_rx_{}, last_flush_{}, first_commit_{}, last_commit_{};
+  bool rx_pending_ = false, committed_ = false;
+  std::vector<std::int64_t> to_commit_, to_flush_;
+};
+
+int raw_pong(const options& o);
+int raw_ping(const options& o);
+int tcp_server(const options& o);
+int tcp_ping(const options& o);
+int kernel_server(const options& o);
+int kernel_ping(const options& o);
+
+}  // namespace coronet::latency

@@ -1,0 +1,238 @@
+// latency-bench raw-pong / raw-ping: a 64-byte frame back and forth through
+// the packet device alone, with no stack on either side: the floor for any
+// TCP round trip on that device.
+//
+// The frame: Ethernet (dst --peer-mac, src the device's MAC, IPv4), IPv4 from
+// --addr to --peer with protocol 253 (RFC 3692: set aside for experiments, so
+// nothing on the hosts claims it), and 30 bytes of payload: "CLAT" and the
+// sequence number (big-endian, 8 bytes), then zeros. The kernels on both hosts
+// own neither address and drop what they see of it (no forwarding); the
+// af_xdp device's program steers it to coronet because the destination is
+// --addr.
+//
+// raw-pong swaps the MAC and IPv4 addresses of each such frame addressed to
+// it and sends it back (the header checksum is a sum, unchanged by the swap).
+// raw-ping sends one frame, waits for its reply, records the time from just
+// before the send was submitted to the reply's delivery, and sends the next;
+// a frame unanswered for 100 ms is counted lost and replaced.
+//
+// Both drain the device the way net/stack.cpp does: af_packet delivers frames
+// while the scheduler reaps io_uring completions, af_xdp in device::poll();
+// a poller calls poll() every loop iteration and flushes what it queued.
+#include <signal.h>
+
+#include <algorithm>
+#include <coroutine>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "latency.hpp"
+#include "proto/wire/ethernet.hpp"
+#include "proto/wire/ipv4.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/signals.hpp"
+#include "runtime/timer.hpp"
+
+namespace coronet::latency {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint8_t ip_proto_experiment = 253;  // RFC 3692 2.1 (IANA: "Use for experimentation and testing")
+constexpr std::size_t eth_len = wire::ethernet_header_len;
+constexpr std::size_t ip_len = wire::ipv4_min_header_len;
+constexpr std::size_t magic_at = eth_len + ip_len;  // payload: "CLAT", then the sequence number
+constexpr std::size_t seq_at = magic_at + 4;
+constexpr std::array<std::uint8_t, 4> magic = {'C', 'L', 'A', 'T'};
+constexpr duration reply_timeout = 100ms;
+
+// An IPv4 frame of protocol 253 addressed to `to`, at least as long as ours.
+bool is_experiment_to(bytes f, ipv4_addr to) {
+  if (f.size() < message_len) return false;
+  if (load_be16(&f[12]) != static_cast<std::uint16_t>(wire::ethertype::ipv4)) return false;
+  if (f[eth_len] != 0x45 || f[eth_len + 9] != ip_proto_experiment) return false;  // version 4, IHL 5
+  return load_be32(&f[eth_len + 16]) == to.value && std::equal(magic.begin(), magic.end(), &f[magic_at]);
+}
+
+class raw_ponger final : public rt::poller, private io::rx_sink {
+ public:
+  raw_ponger(rt::scheduler& sched, io::device& dev, ipv4_addr addr) : sched_(sched), dev_(dev), addr_(addr) {
+    dev_.start(*this);
+    sched_.add_poller(this);
+  }
+  ~raw_ponger() { sched_.remove_poller(this); }
+  raw_ponger(const raw_ponger&) = delete;
+  raw_ponger& operator=(const raw_ponger&) = delete;
+
+  void poll(time_point) override {
+    dev_.poll();
+    if (std::exchange(unflushed_, false)) dev_.flush();
+  }
+  std::optional<time_point> next_deadline() const override {
+    if (unflushed_ || dev_.rx_ready()) return time_point{};
+    return std::nullopt;
+  }
+  std::uint64_t echoed() const { return echoed_; }
+  std::uint64_t no_buffer() const { return no_buffer_; }
+
+ private:
+  void on_frame(bytes f, rx_meta) override {
+    if (!is_experiment_to(f, addr_)) return;
+    mut_bytes out = dev_.tx_buffer();
+    if (out.size() < f.size()) {
+      ++no_buffer_;
+      return;
+    }
+    std::memcpy(out.data(), f.data(), f.size());
+    // Ethernet: back to the sender, from us. IPv4: source and destination
+    // swapped; a swap leaves the one's-complement header checksum as it was.
+    std::memcpy(&out[0], &f[6], 6);
+    std::memcpy(&out[6], dev_.mac().b.data(), 6);
+    std::memcpy(&out[eth_len + 12], &f[eth_len + 16], 4);
+    std::memcpy(&out[eth_len + 16], &f[eth_len + 12], 4);
+    dev_.tx_commit(f.size());
+    unflushed_ = true;
+    ++echoed_;
+  }
+
+  rt::scheduler& sched_;
+  io::device& dev_;
+  ipv4_addr addr_;
+  bool unflushed_ = false;
+  std::uint64_t echoed_ = 0, no_buffer_ = 0;
+};
+
+class raw_pinger final : public rt::poller, private io::rx_sink {
+ public:
+  raw_pinger(rt::scheduler& sched, io::device& dev, const options& o, sampler& smp, latch& done)
+      : sched_(sched), dev_(dev), addr_(*o.addr), peer_(*o.peer), smp_(smp), done_(done) {
+    build_template(*o.peer_mac);
+    dev_.start(*this);
+    sched_.add_poller(this);
+  }
+  ~raw_pinger() { sched_.remove_poller(this); }
+  raw_pinger(const raw_pinger&) = delete;
+  raw_pinger& operator=(const raw_pinger&) = delete;
+
+  void poll(time_point now) override {
+    dev_.poll();  // af_xdp delivers replies here
+    if (finished_) return;
+    if (smp_.done(now)) {
+      finished_ = true;
+      done_.fire();
+      return;
+    }
+    if (!outstanding_) {
+      send();
+    } else if (now - sent_at_ > reply_timeout) {
+      ++lost_;
+      send();
+    }
+  }
+  std::optional<time_point> next_deadline() const override {
+    if (finished_) return std::nullopt;
+    if (!outstanding_ || dev_.rx_ready()) return time_point{};
+    return std::min(sent_at_ + reply_timeout, smp_.deadline());
+  }
+  void stop() {
+    finished_ = true;
+    done_.fire();
+  }
+  std::uint64_t lost() const { return lost_; }
+  std::uint64_t strays() const { return strays_; }
+
+ private:
+  void build_template(mac_addr peer_mac) {
+    wire::emit(wire::ethernet_header{.dst = peer_mac,
+                                     .src = dev_.mac(),
+                                     .type = static_cast<std::uint16_t>(wire::ethertype::ipv4)},
+               frame_);
+    wire::emit(wire::ipv4_header{.src = addr_,
+                                 .dst = peer_,
+                                 .proto = ip_proto_experiment,
+                                 .payload_len = static_cast<std::uint16_t>(message_len - eth_len - ip_len)},
+               mut_bytes(frame_).subspan(eth_len));
+    std::copy(magic.begin(), magic.end(), &frame_[magic_at]);
+  }
+
+  void send() {
+    mut_bytes out = dev_.tx_buffer();
+    if (out.size() < message_len) return;  // all in flight: the next poll tries again
+    ++seq_;
+    for (int i = 0; i < 8; ++i) frame_[seq_at + i] = static_cast<std::uint8_t>(seq_ >> (56 - 8 * i));
+    std::memcpy(out.data(), frame_.data(), message_len);
+    dev_.tx_commit(message_len);
+    outstanding_ = true;
+    sent_at_ = rt::steady_now();  // the send is submitted by the flush
+    dev_.flush();
+  }
+
+  void on_frame(bytes f, rx_meta) override {
+    const time_point now = rt::steady_now();
+    if (!is_experiment_to(f, addr_) || load_be32(&f[eth_len + 12]) != peer_.value) return;
+    std::uint64_t seq = 0;
+    for (int i = 0; i < 8; ++i) seq = (seq << 8) | f[seq_at + i];
+    if (!outstanding_ || seq != seq_) {
+      ++strays_;  // the reply to a frame already counted lost
+      return;
+    }
+    outstanding_ = false;
+    smp_.add(now - sent_at_, now);
+  }
+
+  rt::scheduler& sched_;
+  io::device& dev_;
+  ipv4_addr addr_, peer_;
+  sampler& smp_;
+  latch& done_;
+  std::array<std::uint8_t, message_len> frame_{};
+  std::uint64_t seq_ = 0, lost_ = 0, strays_ = 0;
+  bool outstanding_ = false, finished_ = false;
+  time_point sent_at_{};
+};
+
+}  // namespace
+
+int raw_pong(const options& o) {
+  rt::scheduler sched({.busy_poll = o.busy_poll});
+  latch stop(sched);
+  rt::signal_watch signals(sched.ring(), [&stop](int) { stop.fire(); });
+  const net::stack_config cfg = device_config(o);
+  std::unique_ptr<io::device> dev = open_device_or_report(sched, cfg, o.timing);  // destroyed before `signals`
+  if (!dev) return exit_usage;
+  raw_ponger pong(sched, *dev, *o.addr);
+  std::printf("raw-pong: ready on %s as %s (%s), %s\n", o.iface.c_str(), o.addr->to_string().c_str(),
+              dev->mac().to_string().c_str(), o.busy_poll ? "busy-polling" : "sleeping");
+  std::fflush(stdout);
+  if (double limit = run_limit_seconds(o); limit > 0) sched.spawn(fire_after(stop, limit));
+  sched.block_on(wait_for(stop));
+  std::printf("raw-pong: echoed %llu frames, %llu without a TX buffer\n",
+              static_cast<unsigned long long>(pong.echoed()), static_cast<unsigned long long>(pong.no_buffer()));
+  if (const auto* t = dynamic_cast<const timing_device*>(dev.get()))
+    std::printf("raw-pong: %s\n", t->turnaround_summary().c_str());
+  return exit_ok;
+}
+
+int raw_ping(const options& o) {
+  rt::scheduler sched({.busy_poll = o.busy_poll});
+  sampler smp(o);
+  latch done(sched);
+  raw_pinger* running = nullptr;
+  rt::signal_watch signals(sched.ring(), [&running](int) {
+    if (running != nullptr) running->stop();
+  });
+  const net::stack_config cfg = device_config(o);
+  std::unique_ptr<io::device> dev = open_device_or_report(sched, cfg, false);  // t0 is the flush already
+  if (!dev) return exit_usage;
+  raw_pinger ping(sched, *dev, o, smp, done);
+  running = &ping;
+  sched.block_on(wait_for(done));
+  running = nullptr;
+  const std::string extra =
+      "lost=" + std::to_string(ping.lost()) + " strays=" + std::to_string(ping.strays());
+  return smp.report(device_label(*dev), extra);
+}
+
+}  // namespace coronet::latency

@@ -1,0 +1,132 @@
+// latency-bench: the sampler, the result line, and opening devices and stacks.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "io/af_xdp.hpp"
+#include "latency.hpp"
+#include "net/device_flags.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/timer.hpp"
+
+namespace coronet::latency {
+
+namespace {
+
+// Nearest rank: the smallest sample with at least p of them at or below it.
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
+  auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+double us(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+}  // namespace
+
+double run_limit_seconds(const options& o) {
+  if (o.max_seconds > 0) return o.max_seconds;
+  return o.is_ping() ? 60.0 : 0.0;
+}
+
+sampler::sampler(const options& o) : o_(o) {
+  rtts_.reserve(static_cast<std::size_t>(o.count));
+  // The run's limit counts from the start of the process's measuring work.
+  deadline_ = rt::steady_now() + std::chrono::duration_cast<duration>(
+                                     std::chrono::duration<double>(run_limit_seconds(o)));
+}
+
+void sampler::start(time_point now) { warm_until_ = now + std::chrono::milliseconds(o_.warmup_ms); }
+
+void sampler::add(duration rtt, time_point now) {
+  if (!warm_until_) start(now);
+  if (now < *warm_until_) {
+    ++warmup_samples_;
+    return;
+  }
+  if (rtts_.size() < static_cast<std::size_t>(o_.count)) rtts_.push_back(rtt.count());
+}
+
+bool sampler::done(time_point now) const {
+  return rtts_.size() >= static_cast<std::size_t>(o_.count) || now >= deadline_;
+}
+
+int sampler::report(std::string_view device, std::string_view extra) const {
+  std::printf("result mode=%s device=%.*s wait=%s samples=%zu warmup=%llu", o_.mode.c_str(),
+              static_cast<int>(device.size()), device.data(), o_.wait_name(), rtts_.size(),
+              static_cast<unsigned long long>(warmup_samples_));
+  if (!extra.empty()) std::printf(" %.*s", static_cast<int>(extra.size()), extra.data());
+  if (rtts_.empty()) {
+    std::printf(" unit=us\n");
+    std::fflush(stdout);
+    std::fprintf(stderr, "latency-bench %s: no round trip completed after the warm-up\n", o_.mode.c_str());
+    return exit_failed;
+  }
+  std::vector<std::int64_t> s = rtts_;
+  std::sort(s.begin(), s.end());
+  std::printf(" min=%.2f p50=%.2f p90=%.2f p99=%.2f max=%.2f unit=us\n", us(s.front()), us(percentile(s, 0.50)),
+              us(percentile(s, 0.90)), us(percentile(s, 0.99)), us(s.back()));
+  std::fflush(stdout);
+  if (rtts_.size() < static_cast<std::size_t>(o_.count))
+    std::fprintf(stderr, "latency-bench %s: time limit reached after %zu of %d samples\n", o_.mode.c_str(),
+                 rtts_.size(), o_.count);
+  return exit_ok;
+}
+
+rt::task<> wait_for(latch& l) { co_await l; }
+
+rt::task<> fire_after(latch& l, double seconds) {
+  co_await rt::sleep_for(std::chrono::duration_cast<duration>(std::chrono::duration<double>(seconds)));
+  l.fire();
+}
+
+std::string device_label(const io::device& dev) {
+  if (const auto* t = dynamic_cast<const timing_device*>(&dev)) return device_label(t->inner());
+  if (const auto* x = dynamic_cast<const io::af_xdp*>(&dev))
+    return std::string("af_xdp/") + io::to_string(x->mode()) + "/" + io::to_string(x->bind());
+  const std::string n = dev.name();
+  return n.substr(0, n.find(':'));
+}
+
+net::stack_config device_config(const options& o) {
+  net::stack_config cfg = o.device;
+  cfg.ifname = o.iface;
+  cfg.addr = *o.addr;
+  cfg.prefix_len = o.prefix;
+  return cfg;
+}
+
+namespace {
+void report_open_failure(const net::stack_config& cfg, const std::exception& e) {
+  std::fprintf(stderr, "latency-bench: cannot open %s on %s: %s%s\n", cfg.backend.c_str(), cfg.ifname.c_str(),
+               e.what(), net::device_privilege_hint(cfg, e.what(), geteuid() == 0).c_str());
+}
+}  // namespace
+
+std::unique_ptr<io::device> open_device_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing) {
+  try {
+    std::unique_ptr<io::device> dev = net::open_device(sched, cfg);
+    std::fprintf(stderr, "latency-bench: %s\n", dev->describe().c_str());
+    if (timing) dev = std::make_unique<timing_device>(std::move(dev));
+    return dev;
+  } catch (const std::exception& e) {
+    report_open_failure(cfg, e);
+    return nullptr;
+  }
+}
+
+std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing) {
+  try {
+    std::unique_ptr<io::device> dev = net::open_device(sched, cfg);
+    if (timing) dev = std::make_unique<timing_device>(std::move(dev));
+    auto st = std::make_unique<net::stack>(sched, cfg, std::move(dev));
+    std::fprintf(stderr, "latency-bench: %s\n", st->device().describe().c_str());
+    return st;
+  } catch (const std::exception& e) {
+    report_open_failure(cfg, e);
+    return nullptr;
+  }
+}
+
+}  // namespace coronet::latency

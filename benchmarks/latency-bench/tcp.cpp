@@ -1,0 +1,239 @@
+// latency-bench tcp-server / tcp-ping: coronet's TCP round trip on a packet
+// device. One connection; a sample writes 64 bytes and reads until the 64
+// echoed bytes are back (Nagle is off by default in coronet, as TCP_NODELAY).
+// The server echoes whatever it reads.
+//
+// tcp-ping also counts the device's frames during the measured samples and
+// reports them per round trip (tx_per_rtt, rx_per_rtt): 1 and 1 when each
+// message and its echo travel alone with the ACKs riding on data; a pure ACK
+// from either side adds to one of them.
+#include <signal.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "latency.hpp"
+#include "runtime/cancel.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/signals.hpp"
+#include "runtime/timer.hpp"
+
+namespace coronet::latency {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+rt::task<> stop_at(std::stop_source& stop, time_point deadline) {
+  co_await rt::sleep_until(deadline);
+  stop.request_stop();
+}
+
+struct server_state {
+  rt::scheduler& sched;
+  std::uint64_t connections = 0, bytes = 0;
+  int live = 0;
+};
+
+rt::task<> echo(net::stream s, server_state& ss) {
+  ++ss.live;
+  std::array<std::uint8_t, 4096> buf{};
+  for (;;) {
+    net::result<std::size_t> n = co_await s.read(buf);
+    if (!n || *n == 0) break;
+    net::result<std::size_t> w = co_await s.write(bytes{buf.data(), *n});
+    if (!w) break;
+    ss.bytes += *n;
+  }
+  s.close();
+  --ss.live;
+}
+
+// After stop: the closed streams' FINs go out (bounded).
+rt::task<> drain(server_state& ss) {
+  for (int i = 0; i < 100 && ss.live > 0; ++i) co_await rt::sleep_for(1ms);
+  co_await rt::sleep_for(10ms);
+}
+
+rt::task<int> accept_loop(net::listener& l, server_state& ss) {
+  std::stop_token stop = co_await rt::this_stop_token();
+  int status = exit_ok;
+  for (;;) {
+    net::result<net::stream> s = co_await l.accept();
+    if (!s) {
+      if (s.error() != std::errc::operation_canceled) {
+        std::fprintf(stderr, "latency-bench tcp-server: accept failed: %s\n", s.error().message().c_str());
+        status = exit_failed;
+      }
+      break;
+    }
+    ++ss.connections;
+    ss.sched.spawn(echo(std::move(*s), ss), stop);  // stopping the server ends the echoes too
+  }
+  l.close();
+  co_await drain(ss).with_stop_token({});
+  co_return status;
+}
+
+// --timing, client side: each kept sample split into write -> commit (the
+// segment is in a device buffer), write -> flush (submitted), flush ->
+// delivery of the echo (the kernel, the link and the server) and delivery ->
+// the reading task resumed.
+struct client_split {
+  std::vector<std::int64_t> to_commit, to_flush, wire, to_resume;
+  void add(time_point t0, time_point commit, time_point flush, time_point rx, time_point t1) {
+    to_commit.push_back((commit - t0).count());
+    to_flush.push_back((flush - t0).count());
+    wire.push_back((rx - flush).count());
+    to_resume.push_back((t1 - rx).count());
+  }
+  static double median_us(std::vector<std::int64_t>& v) {
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return static_cast<double>(v[v.size() / 2]) / 1000.0;
+  }
+  std::string summary() {
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  " write_to_commit_p50=%.2f write_to_flush_p50=%.2f flush_to_rx_p50=%.2f rx_to_resume_p50=%.2f",
+                  median_us(to_commit), median_us(to_flush), median_us(wire), median_us(to_resume));
+    return buf;
+  }
+};
+
+// Device frames between mark() (the first kept sample) and finish().
+struct frame_counts {
+  std::uint64_t tx0 = 0, rx0 = 0, tx = 0, rx = 0;
+  void mark(const io::device_stats& d) { tx0 = d.tx_frames, rx0 = d.rx_frames; }
+  void finish(const io::device_stats& d) { tx = d.tx_frames - tx0, rx = d.rx_frames - rx0; }
+};
+
+rt::task<> until_eof(net::stream& s) {
+  std::array<std::uint8_t, 256> buf{};
+  for (;;) {
+    net::result<std::size_t> n = co_await s.read(buf);
+    if (!n || *n == 0) co_return;
+  }
+}
+
+// Reads exactly out.size() bytes; false on an error or the end of the stream.
+rt::task<bool> read_all(net::stream& s, mut_bytes out) {
+  std::size_t got = 0;
+  while (got < out.size()) {
+    net::result<std::size_t> n = co_await s.read(out.subspan(got));
+    if (!n || *n == 0) {
+      if (!n && n.error() != std::errc::operation_canceled)
+        std::fprintf(stderr, "latency-bench tcp-ping: read failed: %s\n", n.error().message().c_str());
+      if (n && *n == 0) std::fprintf(stderr, "latency-bench tcp-ping: the server closed the connection\n");
+      co_return false;
+    }
+    got += *n;
+  }
+  co_return true;
+}
+
+rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_counts& fc, client_split& split) {
+  const auto* timing = dynamic_cast<const timing_device*>(&st.device());
+  net::result<net::stream> c = co_await st.connect(*o.to);
+  if (!c) {
+    const bool stopped = c.error() == std::errc::operation_canceled;  // the time limit or a signal
+    std::fprintf(stderr, "latency-bench tcp-ping: connect to %s failed: %s\n", o.to->to_string().c_str(),
+                 stopped ? "stopped before the handshake completed" : c.error().message().c_str());
+    co_return exit_failed;
+  }
+  std::array<std::uint8_t, message_len> msg{}, back{};
+  std::uint64_t seq = 0;
+  while (!smp.done(rt::steady_now())) {
+    if (smp.kept() == 0) fc.mark(st.device_stats());
+    ++seq;
+    std::memcpy(msg.data(), &seq, sizeof seq);
+    const time_point t0 = rt::steady_now();
+    net::result<std::size_t> w = co_await c->write(bytes{msg});
+    if (!w) {
+      if (w.error() != std::errc::operation_canceled)
+        std::fprintf(stderr, "latency-bench tcp-ping: write failed: %s\n", w.error().message().c_str());
+      break;
+    }
+    bool ok = co_await read_all(*c, back);  // not inside if(): GCC 12, README
+    if (!ok) break;
+    const time_point t1 = rt::steady_now();
+    if (back != msg) {
+      std::fprintf(stderr, "latency-bench tcp-ping: the echo differs from message %llu\n",
+                   static_cast<unsigned long long>(seq));
+      co_return exit_failed;
+    }
+    const std::size_t kept = smp.kept();
+    smp.add(t1 - t0, t1);
+    if (timing != nullptr && smp.kept() > kept) split.add(t0, timing->last_commit(), timing->last_flush(), timing->last_rx(), t1);
+  }
+  fc.finish(st.device_stats());
+  // Orderly close: our FIN, the server's FIN (bounded), then release.
+  c->shutdown();
+  bool closed = co_await rt::with_timeout(until_eof(*c), 1s);
+  (void)closed;
+  c->close();
+  co_await rt::sleep_for(10ms);  // the last ACK goes out
+  co_return exit_ok;
+}
+
+}  // namespace
+
+int tcp_server(const options& o) {
+  rt::scheduler sched({.busy_poll = o.busy_poll});
+  std::stop_source stop;
+  rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
+  std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);  // destroyed before `signals`
+  if (!st) return exit_usage;
+  net::result<net::listener> l = st->listen(o.port, 16);
+  if (!l) {
+    std::fprintf(stderr, "latency-bench tcp-server: cannot listen on port %u: %s\n", o.port,
+                 l.error().message().c_str());
+    return exit_failed;
+  }
+  std::printf("tcp-server: ready on %s, %s\n", l->local().to_string().c_str(),
+              o.busy_poll ? "busy-polling" : "sleeping");
+  std::fflush(stdout);
+  if (double limit = run_limit_seconds(o); limit > 0)
+    sched.spawn(stop_at(stop, rt::steady_now() + std::chrono::duration_cast<duration>(
+                                                     std::chrono::duration<double>(limit))));
+  server_state ss{sched};
+  int status = sched.block_on(accept_loop(*l, ss).with_stop_token(stop.get_token()));
+  const io::device_stats& d = st->device_stats();
+  std::printf("tcp-server: %llu connections, %llu bytes echoed; frames rx %llu tx %llu\n",
+              static_cast<unsigned long long>(ss.connections), static_cast<unsigned long long>(ss.bytes),
+              static_cast<unsigned long long>(d.rx_frames), static_cast<unsigned long long>(d.tx_frames));
+  if (const auto* t = dynamic_cast<const timing_device*>(&st->device()))
+    std::printf("tcp-server: %s\n", t->turnaround_summary().c_str());
+  return status;
+}
+
+int tcp_ping(const options& o) {
+  rt::scheduler sched({.busy_poll = o.busy_poll});
+  sampler smp(o);
+  std::stop_source stop;
+  rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
+  std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);
+  if (!st) return exit_usage;
+  sched.spawn(stop_at(stop, smp.deadline()));  // a read that never completes ends at the limit too
+  frame_counts fc;
+  client_split split;
+  int status = sched.block_on(ping_loop(*st, o, smp, fc, split).with_stop_token(stop.get_token()));
+  if (status != exit_ok) return status;
+  std::string extra;
+  if (smp.kept() > 0) {
+    const double n = static_cast<double>(smp.kept());
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "tx_per_rtt=%.2f rx_per_rtt=%.2f", static_cast<double>(fc.tx) / n,
+                  static_cast<double>(fc.rx) / n);
+    extra = buf;
+    if (o.timing) extra += split.summary();
+  }
+  return smp.report(device_label(st->device()), extra);
+}
+
+}  // namespace coronet::latency

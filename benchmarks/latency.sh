@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# benchmarks/latency.sh - round-trip latency of 64-byte messages on each packet
+# device: the device's own floor next to coronet's TCP on it, and the kernel's
+# TCP, on one veth pair in one run (as root; builds what it needs in build/).
+#
+#   benchmarks/latency.sh [--count N] [--runs N] [--warmup-ms MS] [--devices LIST] [--split] [--bin DIR]
+#
+# LIST: comma-separated, any of af_packet, af_xdp-native, af_xdp-generic,
+# kernel (default: all four). For each device, busy-polling and then sleeping:
+#   raw  latency-bench raw-pong (.3, lt-kn) and raw-ping (.2, lt-co): a 64-byte
+#        Ethernet+IPv4 frame through the device alone, the floor for any TCP on it
+#   TCP  latency-bench tcp-server (.3, lt-kn) and tcp-ping (.2, lt-co): coronet
+#        on both ends of the same device, 64 bytes written then read back
+# kernel: latency-bench kernel-server (.1, lt-kn) and kernel-ping (.4, lt-co),
+# TCP_NODELAY, blocking sockets ("sleep") and recv(MSG_DONTWAIT) spinning ("busy").
+# Every ping warms up for --warmup-ms (default 300: an XDP attach is slow for
+# ~30 ms), then takes --count samples (default 20000) within 60 s. The whole
+# sequence is repeated --runs times (default 3), so drift during the run hits
+# raw and TCP alike; a cell is the median over the runs.
+#
+# Lab "lt" (198.18.42.0/24), one veth pair lt-co0 <-> lt-kn0:
+#   lt-kn: the kernel 198.18.42.1; coronet's far end 198.18.42.3 (no kernel address)
+#   lt-co: coronet 198.18.42.2 (no kernel address); the kernel 198.18.42.4, for
+#          its own client
+# The table: p50 of the raw floor and of TCP, TCP/raw (the target when
+# busy-polling: at most 1.1), p90/p99 of each, and the frames coronet's client
+# sent and received per round trip (1/1: no pure ACKs). Figures in µs; compare
+# within one run (docs/latency.md). --split adds a second table: the busy rows
+# once more with --timing, the time each program holds a message (from the
+# frame's delivery by the device until its reply is committed / flushed), so
+# the difference between TCP and raw is placed on the client or the server.
+# Exit status: 0, 1 if a measurement failed, 2 on bad usage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=20000
+runs=3
+warmup_ms=300
+devices=af_packet,af_xdp-native,af_xdp-generic,kernel
+bin=
+split=0
+usage() {
+  echo "usage: $0 [--count N] [--runs N] [--warmup-ms MS] [--devices af_packet,af_xdp-native,af_xdp-generic,kernel]" \
+    "[--split] [--bin DIR]" >&2
+  [ -n "${1:-}" ] && echo "latency.sh: $1" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --count) [ $# -ge 2 ] || usage "--count needs a value"; count=$2; shift 2 ;;
+    --runs) [ $# -ge 2 ] || usage "--runs needs a value"; runs=$2; shift 2 ;;
+    --warmup-ms) [ $# -ge 2 ] || usage "--warmup-ms needs a value"; warmup_ms=$2; shift 2 ;;
+    --devices) [ $# -ge 2 ] || usage "--devices needs a list"; devices=$2; shift 2 ;;
+    --split) split=1; shift ;;
+    --bin) [ $# -ge 2 ] || usage "--bin needs a directory"; bin=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    *) usage "unknown argument '$1'" ;;
+  esac
+done
+[[ "$count" =~ ^[0-9]+$ ]] && [ "$count" -ge 1 ] && [ "$count" -le 1000000 ] || usage "--count takes 1..1000000"
+[[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 20 ] || usage "--runs takes 1..20"
+[[ "$warmup_ms" =~ ^[0-9]+$ ]] && [ "$warmup_ms" -le 60000 ] || usage "--warmup-ms takes 0..60000"
+IFS=, read -r -a device_list <<<"$devices"
+[ ${#device_list[@]} -ge 1 ] || usage "--devices needs at least one device"
+for d in "${device_list[@]}"; do
+  case "$d" in af_packet|af_xdp-native|af_xdp-generic|kernel) ;; *) usage "unknown device '$d' in --devices" ;; esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "latency.sh: needs root (namespaces, AF_PACKET, AF_XDP)" >&2; exit 2; }
+if [ -z "$bin" ]; then
+  scripts/setup.sh >/dev/null
+  cmake -S . -B build -G Ninja >/dev/null
+  ninja -C build latency-bench >/dev/null
+  bin=build/bin
+fi
+lb=$(cd "$bin" && pwd)/latency-bench
+[ -x "$lb" ] || usage "no latency-bench in $bin"
+
+ns_co=lt-co ns_kn=lt-kn if_co=lt-co0 if_kn=lt-kn0
+ip_kernel=198.18.42.1 ip_coronet=198.18.42.2 ip_coronet2=198.18.42.3 ip_kernel_co=198.18.42.4
+port=7007
+max_seconds=60  # each ping's own limit; `timeout` adds a margin around every process
+tmp=$(mktemp -d /tmp/coronet-latency.XXXXXX)
+srv=  # the server running now, if any
+cli=  # the ping running now, if any
+stop_server() {
+  [ -n "$srv" ] || return 0
+  kill -TERM "$srv" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$srv" 2>/dev/null || true
+  wait "$srv" 2>/dev/null || true
+  srv=
+}
+# shellcheck disable=SC2317  # reached through the EXIT trap
+cleanup() {
+  if [ -n "$cli" ]; then
+    kill -TERM "$cli" 2>/dev/null || true
+    wait "$cli" 2>/dev/null || true
+  fi
+  stop_server
+  scripts/lab.sh down --prefix lt >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The lab, with the kernel's second address on coronet's side (lab.sh's own
+# option when it has one).
+lab_flags=(--prefix lt --net 42)
+if grep -q -- '--kernel-on-coronet-side' scripts/lab.sh; then lab_flags+=(--kernel-on-coronet-side); fi
+scripts/lab.sh up "${lab_flags[@]}" >/dev/null
+if ! ip -n $ns_co -4 addr show dev $if_co | grep -q "inet $ip_kernel_co/"; then
+  ip -n $ns_co addr add $ip_kernel_co/24 dev $if_co
+fi
+mac_kn=$(ip -n $ns_kn link show $if_kn | awk '/link\/ether/ { print $2 }')
+[ -n "$mac_kn" ] || { echo "latency.sh: no MAC address on $if_kn" >&2; exit 1; }
+
+# start_server NS ARGS...: latency-bench in the background; waits (bounded)
+# for its "ready" line. Returns 1 (log in $tmp/server.log) if it never comes.
+start_server() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" timeout $((max_seconds * 4)) "$lb" "$@" >"$tmp/server.log" 2>&1 &
+  srv=$!
+  for _ in $(seq 100); do
+    grep -q ': ready' "$tmp/server.log" && return 0
+    kill -0 "$srv" 2>/dev/null || break
+    sleep 0.1
+  done
+  stop_server
+  return 1
+}
+
+# measure KEY SERVER_NS SERVER_ARGS... -- CLIENT_NS CLIENT_ARGS...: one
+# server/ping pair; the ping's result line goes to res[KEY] (the server's
+# --timing line to res[KEY,server]), or "fail" (why: $tmp/failures).
+declare -A res
+measure() {
+  local key=$1 server_ns=$2
+  shift 2
+  local server_args=()
+  while [ "$1" != -- ]; do server_args+=("$1"); shift; done
+  shift
+  local client_ns=$1
+  shift
+  res[$key]=fail
+  echo "$key" >&2
+  if ! start_server "$server_ns" "${server_args[@]}"; then
+    { echo "$key: the server did not come up:"; cat "$tmp/server.log"; } >>"$tmp/failures"
+    return
+  fi
+  local rc=0
+  # In the background, so a signal to this script is handled at once (bash
+  # runs traps only between foreground commands, or during `wait`).
+  ip netns exec "$client_ns" timeout $((max_seconds + 30)) "$lb" "$@" --count "$count" --warmup-ms "$warmup_ms" \
+    --max-seconds $max_seconds >"$tmp/client.log" 2>&1 &
+  cli=$!
+  wait $cli || rc=$?
+  cli=
+  stop_server
+  local line
+  line=$(grep -m1 '^result ' "$tmp/client.log" || true)
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    { echo "$key: the ping exited with $rc:"; cat "$tmp/client.log" "$tmp/server.log"; } >>"$tmp/failures"
+    return
+  fi
+  res[$key]=$line
+  res[$key,server]=$(grep -m1 'turnaround_n=' "$tmp/server.log" || true)
+  echo "  $line" >&2
+}
+
+# field KEY NAME: NAME=value from res[KEY] (or res[KEY,server]), or "-".
+field() {
+  local v
+  v=$(tr ' ' '\n' <<<"${res[$1]:-}" | sed -n "s/^$2=//p")
+  echo "${v:--}"
+}
+# median KEY NAME: the median of NAME over the runs of KEY ("KEY#1" ...), or
+# "-" when a run has none.
+median() {
+  local vals=() r v
+  for r in $(seq "$runs"); do
+    v=$(field "$1#$r" "$2")
+    [ "$v" = - ] && { echo -; return; }
+    vals+=("$v")
+  done
+  printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
+}
+
+declare -A dev_flags=([af_packet]="--backend af_packet" [af_xdp-native]="--backend af_xdp --xdp-mode native"
+                      [af_xdp-generic]="--backend af_xdp --xdp-mode generic")
+declare -A wait_flags=([busy]=--busy-poll [sleep]="")
+rows=()
+for d in "${device_list[@]}"; do
+  rows+=("$d,busy" "$d,sleep")
+done
+
+# One run: every row, raw then TCP.
+run_once() {
+  local r=$1 row d w flags
+  for row in "${rows[@]}"; do
+    d=${row%,*} w=${row#*,}
+    # shellcheck disable=SC2206  # the flags are words
+    flags=(${dev_flags[$d]:-} ${wait_flags[$w]})
+    if [ "$d" = kernel ]; then
+      measure "$row,tcp#$r" $ns_kn kernel-server --listen $ip_kernel:$port "${flags[@]}" -- \
+        $ns_co kernel-ping --to $ip_kernel:$port "${flags[@]}"
+      continue
+    fi
+    measure "$row,raw#$r" $ns_kn raw-pong --iface $if_kn --addr $ip_coronet2/24 "${flags[@]}" -- \
+      $ns_co raw-ping --iface $if_co --addr $ip_coronet/24 --peer $ip_coronet2 --peer-mac "$mac_kn" "${flags[@]}"
+    measure "$row,tcp#$r" $ns_kn tcp-server --iface $if_kn --addr $ip_coronet2/24 --port $port "${flags[@]}" -- \
+      $ns_co tcp-ping --iface $if_co --addr $ip_coronet/24 --to $ip_coronet2:$port "${flags[@]}"
+  done
+}
+
+echo "latency: 64-byte round trips, $count samples after ${warmup_ms} ms of warm-up, median of $runs runs;" \
+  "$(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$runs"); do run_once "$r"; done
+
+echo
+printf '%-16s %-6s %9s %9s %8s   %-17s %-17s %s\n' device wait "raw p50" "TCP p50" TCP/raw "raw p90 / p99" \
+  "TCP p90 / p99" "frames out/in per RTT"
+for row in "${rows[@]}"; do
+  dev=${row%,*} w=${row#*,}
+  raw_p50=$(median "$row,raw" p50) tcp_p50=$(median "$row,tcp" p50)
+  raw_tail="$(median "$row,raw" p90) / $(median "$row,raw" p99)"
+  tcp_tail="$(median "$row,tcp" p90) / $(median "$row,tcp" p99)"
+  frames="$(median "$row,tcp" tx_per_rtt) / $(median "$row,tcp" rx_per_rtt)"
+  if [ "$dev" = kernel ]; then raw_p50=- raw_tail=- frames=-; fi
+  ratio=-
+  if [ "$raw_p50" != - ] && [ "$tcp_p50" != - ]; then
+    ratio=$(awk -v a="$tcp_p50" -v b="$raw_p50" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+  fi
+  printf '%-16s %-6s %9s %9s %8s   %-17s %-17s %s\n' "$dev" "$w" "$raw_p50" "$tcp_p50" "$ratio" "$raw_tail" \
+    "$tcp_tail" "$frames"
+done
+echo "(µs, median of $runs runs; raw: the device alone; TCP: coronet on both ends of that device, or the kernel's" \
+  "own TCP; busy-polling target TCP/raw <= 1.1)"
+
+if [ $split -eq 1 ]; then
+  split_devs=()
+  for d in "${device_list[@]}"; do
+    [ "$d" = kernel ] && continue
+    # shellcheck disable=SC2206
+    flags=(${dev_flags[$d]} --busy-poll)
+    measure "$d,split,raw" $ns_kn raw-pong --iface $if_kn --addr $ip_coronet2/24 "${flags[@]}" --timing -- \
+      $ns_co raw-ping --iface $if_co --addr $ip_coronet/24 --peer $ip_coronet2 --peer-mac "$mac_kn" "${flags[@]}"
+    measure "$d,split,tcp" $ns_kn tcp-server --iface $if_kn --addr $ip_coronet2/24 --port $port "${flags[@]}" \
+      --timing -- $ns_co tcp-ping --iface $if_co --addr $ip_coronet/24 --to $ip_coronet2:$port "${flags[@]}" --timing
+    split_devs+=("$d")
+  done
+  echo
+  echo "busy-polling with --timing (one run, p50, µs): how long each side holds a message; the rest of a round trip" \
+    "is the kernel and the link"
+  fmt='%-16s %8s %8s | %9s | %10s %9s | %13s %12s %10s\n'
+  # shellcheck disable=SC2059  # the format is ours
+  printf "$fmt" device "raw p50" "TCP p50" "pong" "server" "server" "client" "client" "client"
+  # shellcheck disable=SC2059
+  printf "$fmt" "" "" "" "rx->flush" "rx->commit" "rx->flush" "write->commit" "write->flush" "rx->resume"
+  for d in "${split_devs[@]}"; do
+    # shellcheck disable=SC2059
+    printf "$fmt" "$d" "$(field "$d,split,raw" p50)" "$(field "$d,split,tcp" p50)" \
+      "$(field "$d,split,raw,server" rx_to_flush_p50)" "$(field "$d,split,tcp,server" rx_to_commit_p50)" \
+      "$(field "$d,split,tcp,server" rx_to_flush_p50)" "$(field "$d,split,tcp" write_to_commit_p50)" \
+      "$(field "$d,split,tcp" write_to_flush_p50)" "$(field "$d,split,tcp" rx_to_resume_p50)"
+  done
+  echo "(af_packet: a frame leaves at the scheduler's next io_uring submit, which may come before the flush;" \
+    "its rx->flush then includes the send itself)"
+fi
+
+status=0
+if [ -s "$tmp/failures" ]; then
+  echo "-- failed measurements --"
+  cat "$tmp/failures"
+  status=1
+fi
+exit $status
