@@ -189,6 +189,15 @@ void stack::poll(time_point now) {
   }
 }
 
+// Writes made by the tasks just resumed put their segments straight into
+// device buffers (commit); submit them now, one flush for the whole batch,
+// rather than after the rest of the loop iteration.
+void stack::after_tasks() {
+  if (!unflushed_) return;
+  unflushed_ = false;
+  dev_->flush();
+}
+
 std::optional<time_point> stack::next_deadline() const {
   // time_point{} is long past: "poll me again without sleeping".
   if (dirty_ || tx_blocked_ || dev_->rx_ready()) return time_point{};

@@ -120,6 +120,7 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
   // rt::poller
   void poll(time_point now) override;
   std::optional<time_point> next_deadline() const override;
+  void after_tasks() override;
 
  private:
   friend struct detail::op;

@@ -129,12 +129,20 @@ std::optional<time_point> scheduler::earliest_deadline() const {
   return d;
 }
 
-// One iteration: ready coroutines, completions, timers, pollers.
-void scheduler::step() {
-  detail::stack_base = static_cast<const char*>(__builtin_frame_address(0));
+void scheduler::run_ready() {
   running_.swap(ready_);
   for (std::coroutine_handle<> h : running_) h.resume();
   running_.clear();
+  for (std::size_t i = 0; i < pollers_.size(); ++i) {
+    if (poller* p = pollers_[i]) p->after_tasks();
+  }
+}
+
+// One iteration: ready coroutines, completions, timers, pollers, and the
+// coroutines those made ready.
+void scheduler::step() {
+  detail::stack_base = static_cast<const char*>(__builtin_frame_address(0));
+  if (!ready_.empty()) run_ready();
 
   ring_.submit();
   ring_.reap();
@@ -145,6 +153,7 @@ void scheduler::step() {
     if (poller* p = pollers_[i]) p->poll(t);
   }
   std::erase(pollers_, nullptr);
+  if (!ready_.empty()) run_ready();
 }
 
 // Sleeping mode only: wait in io_uring_enter for a completion or the earliest

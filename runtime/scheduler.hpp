@@ -7,7 +7,10 @@
 //   s.run();                     // until stop() or no spawned task remains
 //
 // One loop iteration: resume ready coroutines; reap io_uring completions;
-// fire due timers; call every poller's poll(now). Then, when nothing is ready:
+// fire due timers; call every poller's poll(now); resume the coroutines all
+// that made ready (a received segment reaches its reader in the same
+// iteration). After each batch of resumptions every poller's after_tasks()
+// runs. Then, when nothing is ready:
 // sleeping mode waits in io_uring_enter until the next completion or the
 // earliest deadline among timers and pollers' next_deadline(); busy-poll mode
 // never blocks and starts the next iteration at once.
@@ -45,6 +48,10 @@ class poller {
  public:
   virtual void poll(time_point now) = 0;
   virtual std::optional<time_point> next_deadline() const = 0;
+  // Called each time the loop has resumed a batch of ready coroutines: a
+  // chance to submit at once what they queued (the stack flushes the frames
+  // their writes built) instead of after the rest of the iteration.
+  virtual void after_tasks() {}
 
  protected:
   ~poller() = default;
@@ -94,6 +101,7 @@ class scheduler {
   void start(task<void> t, std::stop_token st, bool counted);
   void loop(const bool* done);  // done == nullptr: run() rules
   void step();
+  void run_ready();  // resumes the ready batch, then pollers' after_tasks()
   void sleep();
   void fire_timers(time_point now);
   std::optional<time_point> earliest_deadline() const;

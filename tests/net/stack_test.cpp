@@ -298,11 +298,16 @@ TEST_CASE("stack: many concurrent connections each echo their own bytes") {
 
 TEST_CASE("stack: destroyed while a task waits in read() -> the task's handles let go of it") {
   std::optional<net::result<std::size_t>> got;
+  // The server's end is kept open past the stacks: its close would send a FIN
+  // that completes the read before the stacks die.
+  std::optional<stream> server_end;
   {
     net_pair p;
     listener l = p.server.listen(7).value();
-    p.run([](net_pair& p, listener& l, std::optional<net::result<std::size_t>>& got) -> rt::task<> {
+    p.run([](net_pair& p, listener& l, std::optional<net::result<std::size_t>>& got,
+             std::optional<stream>& server_end) -> rt::task<> {
       connected c = co_await connect_pair(p, l);
+      server_end.emplace(std::move(c.server));
       auto reader = [](stream s, std::optional<net::result<std::size_t>>& out) -> rt::task<> {
         std::array<std::uint8_t, 8> buf{};
         out.emplace(co_await s.read(buf));
@@ -311,7 +316,7 @@ TEST_CASE("stack: destroyed while a task waits in read() -> the task's handles l
       p.sched.spawn(reader(std::move(c.client), got));
       co_await rt::yield();
       co_await rt::yield();
-    }(p, l, got));
+    }(p, l, got, server_end));
     CHECK_FALSE(got.has_value());
   }  // stacks die first, then the scheduler destroys (or finishes) the reader
   CHECK(true);  // reaching here without ASan reports is the point
