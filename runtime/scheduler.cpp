@@ -79,7 +79,8 @@ scheduler::~scheduler() {
 
 scheduler* scheduler::current() noexcept { return tl_current; }
 
-time_point scheduler::now() const noexcept { return steady_now(); }
+// The loop's time, read once per iteration (see scheduler.hpp).
+time_point scheduler::now() const noexcept { return in_loop_ ? now_ : steady_now(); }
 
 void scheduler::start(task<void> t, std::stop_token st, bool counted) {
   if (!t.valid()) throw std::invalid_argument("scheduler::spawn: empty task");
@@ -147,7 +148,7 @@ void scheduler::step() {
   ring_.submit();
   ring_.reap();
 
-  time_point t = now();
+  const time_point t = now_ = steady_now();
   fire_timers(t);
   for (std::size_t i = 0; i < pollers_.size(); ++i) {
     if (poller* p = pollers_[i]) p->poll(t);
@@ -163,15 +164,16 @@ void scheduler::sleep() {
   std::optional<time_point> deadline = earliest_deadline();
   if (!deadline) {
     ring_.wait(std::nullopt);
-    return;
+  } else if (time_point t = steady_now(); *deadline > t) {
+    ring_.wait(*deadline - t);
   }
-  time_point t = now();
-  if (*deadline > t) ring_.wait(*deadline - t);
+  now_ = steady_now();  // what woke us is handled at this time
 }
 
 void scheduler::loop(const bool* done) {
   if (in_loop_) throw std::logic_error("scheduler: run/block_on called from inside the loop");
   in_loop_ = true;
+  now_ = steady_now();
   scheduler* saved = tl_current;
   tl_current = this;
   struct restore {

@@ -69,7 +69,12 @@ class scheduler {
   static scheduler* current() noexcept;
 
   uring& ring() noexcept { return ring_; }
-  time_point now() const noexcept;  // steady clock, see runtime/clock.hpp
+  // The loop's time: inside the loop, the steady clock as read once per
+  // iteration (after completions are reaped) and after each sleep, like
+  // libuv's uv_now(); everything one iteration does sees the same time, and
+  // a busy loop reads the clock once per turn instead of once per frame and
+  // call. Outside the loop, a fresh read. rt::steady_now() always reads.
+  time_point now() const noexcept;
   bool busy_poll() const noexcept { return opts_.busy_poll; }
 
   // Starts `t` detached under `st`; it first runs on the next loop iteration.
@@ -115,6 +120,7 @@ class scheduler {
   std::size_t live_ = 0;
   bool stop_requested_ = false;
   bool in_loop_ = false;
+  time_point now_{};  // now() inside the loop
   scheduler* previous_current_ = nullptr;
 
   friend struct root_promise;
