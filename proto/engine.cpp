@@ -395,9 +395,13 @@ engine::engine(const settings& s, const interface_config& iface, std::uint64_t s
     : p_(std::make_unique<impl>(s, iface, seed)) {}
 engine::~engine() = default;
 
-void engine::on_frame(bytes frame, time_point now, rx_meta meta) { p_->on_frame(frame, now, meta); }
+void engine::on_frame(bytes frame, time_point now, rx_meta meta) {
+  deadline_known_ = false;
+  p_->on_frame(frame, now, meta);
+}
 
 void engine::on_timer(time_point now) {
+  deadline_known_ = false;
   p_->unreachable.clear();
   p_->neigh.on_timer(now, *p_);
   // After the cache's walk: TCP may send (an RST, another SYN) and so
@@ -408,11 +412,16 @@ void engine::on_timer(time_point now) {
   p_->reasm.on_timer(now);
 }
 
+// Asked every loop iteration, and only the calls that mark the cache stale
+// (everything that can arm or disarm a timer) change the answer.
 std::optional<time_point> engine::next_deadline() const {
+  if (deadline_known_) return deadline_;
   std::optional<time_point> t;
   for (auto d : {p_->neigh.next_deadline(), p_->tcp.next_deadline(), p_->reasm.next_deadline()}) {
     if (d && (!t || *d < *t)) t = d;
   }
+  deadline_ = t;
+  deadline_known_ = true;
   return t;
 }
 
@@ -426,6 +435,7 @@ std::size_t engine::next_frame(mut_bytes out, time_point now) {
   p_->tx.pop();
   if (p_->tx_full_reported) {
     p_->tx_full_reported = false;
+    deadline_known_ = false;  // the connections that waited for room send now
     p_->tcp.on_tx_space(now);
   }
   return n;
@@ -434,22 +444,51 @@ std::size_t engine::next_frame(mut_bytes out, time_point now) {
 std::optional<event> engine::next_event() { return p_->events.pop(); }
 
 result<listener_id, std::errc> engine::listen(std::uint16_t port, int backlog) {
+  deadline_known_ = false;
   return p_->tcp.listen(port, backlog);
 }
-void engine::close_listener(listener_id l, time_point now) { p_->tcp.close_listener(l, now); }
-std::optional<conn_id> engine::accept(listener_id l) { return p_->tcp.accept(l); }
+void engine::close_listener(listener_id l, time_point now) {
+  deadline_known_ = false;
+  p_->tcp.close_listener(l, now);
+}
+std::optional<conn_id> engine::accept(listener_id l) {
+  deadline_known_ = false;
+  return p_->tcp.accept(l);
+}
 result<conn_id, std::errc> engine::connect(endpoint remote, time_point now) {
+  deadline_known_ = false;
   return p_->tcp.connect(remote, now);
 }
-std::size_t engine::send(conn_id c, bytes data, time_point now) { return p_->tcp.send(c, data, now); }
-std::size_t engine::recv(conn_id c, mut_bytes out, time_point now) { return p_->tcp.recv(c, out, now); }
+std::size_t engine::send(conn_id c, bytes data, time_point now) {
+  deadline_known_ = false;
+  return p_->tcp.send(c, data, now);
+}
+std::size_t engine::recv(conn_id c, mut_bytes out, time_point now) {
+  deadline_known_ = false;
+  return p_->tcp.recv(c, out, now);
+}
 bool engine::at_eof(conn_id c) const { return p_->tcp.at_eof(c); }
 std::errc engine::error(conn_id c) const { return p_->tcp.error(c); }
-void engine::shutdown_send(conn_id c, time_point now) { p_->tcp.shutdown_send(c, now); }
-void engine::close(conn_id c, time_point now) { p_->tcp.close(c, now); }
-void engine::abort(conn_id c, time_point now) { p_->tcp.abort(c, now); }
-void engine::set_nodelay(conn_id c, bool on) { p_->tcp.set_nodelay(c, on); }
-void engine::set_keepalive(conn_id c, bool on, time_point now) { p_->tcp.set_keepalive(c, on, now); }
+void engine::shutdown_send(conn_id c, time_point now) {
+  deadline_known_ = false;
+  p_->tcp.shutdown_send(c, now);
+}
+void engine::close(conn_id c, time_point now) {
+  deadline_known_ = false;
+  p_->tcp.close(c, now);
+}
+void engine::abort(conn_id c, time_point now) {
+  deadline_known_ = false;
+  p_->tcp.abort(c, now);
+}
+void engine::set_nodelay(conn_id c, bool on) {
+  deadline_known_ = false;
+  p_->tcp.set_nodelay(c, on);
+}
+void engine::set_keepalive(conn_id c, bool on, time_point now) {
+  deadline_known_ = false;
+  p_->tcp.set_keepalive(c, on, now);
+}
 
 std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c); }
 

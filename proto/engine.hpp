@@ -184,6 +184,9 @@ class engine {
  private:
   struct impl;
   std::unique_ptr<impl> p_;
+  // next_deadline()'s answer until a call that can arm or disarm a timer.
+  mutable std::optional<time_point> deadline_;
+  mutable bool deadline_known_ = false;
 };
 
 }  // namespace coronet
