@@ -4,6 +4,8 @@
 // The test enters the lab's namespaces with setns() for the sockets it makes
 // (a socket stays in the namespace it was created in) and leaves them again.
 #include <doctest/doctest.h>
+
+#include "veth_lab.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -38,40 +40,12 @@ constexpr const char* if_co = "afp-co0";
 constexpr std::uint8_t ip_kernel[4] = {198, 18, 7, 1};
 constexpr std::uint8_t ip_coronet[4] = {198, 18, 7, 2};
 
-bool is_root() { return ::geteuid() == 0; }
+using coronet::test::in_netns;
+using coronet::test::is_root;
+using coronet::test::run_until;
 
-std::string lab_script() {
-  if (const char* p = std::getenv("CORONET_LAB_SH")) return p;
-  // tests/io/af_packet_test.cpp -> scripts/lab.sh
-  auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  return (root / "scripts" / "lab.sh").string();
-}
-
-// Brings the lab up for one test case and always takes it down.
-struct lab {
-  explicit lab(bool offloads) {
-    std::string cmd = "bash " + lab_script() + " up --prefix afp --net 7 --offloads " + (offloads ? "on" : "off") +
-                      " >/dev/null";
-    ok = std::system(cmd.c_str()) == 0;
-  }
-  ~lab() { std::system(("bash " + lab_script() + " down --prefix afp >/dev/null 2>&1").c_str()); }
-  bool ok = false;
-};
-
-// Moves this thread into a named network namespace until destroyed.
-struct in_netns {
-  explicit in_netns(const char* name) {
-    orig = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int target = ::open((std::string("/var/run/netns/") + name).c_str(), O_RDONLY | O_CLOEXEC);
-    entered = orig >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
-    if (target >= 0) ::close(target);
-  }
-  ~in_netns() {
-    if (entered) ::setns(orig, CLONE_NEWNET);
-    if (orig >= 0) ::close(orig);
-  }
-  int orig = -1;
-  bool entered = false;
+struct lab : coronet::test::veth_lab {
+  explicit lab(bool offloads) : veth_lab("afp", 7, offloads ? "--offloads on" : "--offloads off") {}
 };
 
 struct captured {
@@ -83,35 +57,9 @@ struct collector final : io::rx_sink {
   void on_frame(bytes f, coronet::rx_meta m) override { frames.push_back({{f.begin(), f.end()}, m.csum_not_ready}); }
 };
 
-// Runs the loop until `done()` or `limit` passes; false on timeout.
-bool run_until(rt::scheduler& s, std::function<bool()> done, coronet::duration limit) {
-  return s.block_on([](rt::scheduler& s, std::function<bool()> done, coronet::duration limit) -> rt::task<bool> {
-    const auto deadline = s.now() + limit;
-    while (!done()) {
-      if (s.now() > deadline) co_return false;
-      co_await rt::sleep_for(200us);
-    }
-    co_return true;
-  }(s, std::move(done), limit));
-}
-
 // An ARP request "who has 198.18.7.1, tell 198.18.7.2" (RFC 826).
 std::size_t write_arp_request(coronet::mut_bytes out, const coronet::mac_addr& me) {
-  std::uint8_t* p = out.data();
-  std::memset(p, 0xff, 6);
-  std::memcpy(p + 6, me.b.data(), 6);
-  store_be16(p + 12, 0x0806);
-  store_be16(p + 14, 1);       // hardware: Ethernet
-  store_be16(p + 16, 0x0800);  // protocol: IPv4
-  p[18] = 6;
-  p[19] = 4;
-  store_be16(p + 20, 1);  // request
-  std::memcpy(p + 22, me.b.data(), 6);
-  std::memcpy(p + 28, ip_coronet, 4);
-  std::memset(p + 32, 0, 6);
-  std::memcpy(p + 38, ip_kernel, 4);
-  std::memset(p + 42, 0, 18);  // pad to the 60-byte minimum
-  return 60;
+  return coronet::test::write_arp_request(out, me, ip_coronet, ip_kernel);
 }
 
 bool is_arp_reply_from_kernel(const captured& c, const coronet::mac_addr& me) {

@@ -6,6 +6,8 @@
 // them again. XDP state is read with libbpf's bpf_xdp_query, as `ip link`
 // shows it, never from the device's own word.
 #include <doctest/doctest.h>
+
+#include "veth_lab.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -55,58 +57,13 @@ constexpr std::uint8_t ip_coronet[4] = {198, 18, 8, 2};
 constexpr std::uint8_t ip_kernel_co[4] = {198, 18, 8, 4};  // lab.sh --kernel-on-coronet-side
 const coronet::ipv4_addr coronet_ip = *coronet::ipv4_addr::parse("198.18.8.2");
 
-bool is_root() { return ::geteuid() == 0; }
+using coronet::test::in_netns;
+using coronet::test::is_root;
+using coronet::test::run_until;
 
-std::string lab_script() {
-  if (const char* p = std::getenv("CORONET_LAB_SH")) return p;
-  // tests/io/af_xdp_test.cpp -> scripts/lab.sh
-  auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  return (root / "scripts" / "lab.sh").string();
-}
-
-// Brings the lab up for one test case and always takes it down. `error`
-// keeps what lab.sh said on stderr when it failed. Every build directory's
-// copy of this binary uses the same namespaces, and two of them may run at
-// once: they take turns through an flock, waiting two minutes at most.
-struct lab {
-  explicit lab(bool kernel_on_coronet_side = false) {
-    lock = ::open("/tmp/coronet-lab-axd.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    for (int i = 0; lock >= 0 && i < 1200 && ::flock(lock, LOCK_EX | LOCK_NB) != 0; ++i) ::usleep(100'000);
-    const std::string cmd = "bash " + lab_script() + " up --prefix axd --net 8" +
-                            (kernel_on_coronet_side ? " --kernel-on-coronet-side" : "") + " 2>&1 >/dev/null";
-    if (FILE* f = ::popen(cmd.c_str(), "r")) {
-      char buf[256];
-      while (std::fgets(buf, sizeof buf, f) != nullptr) error += buf;
-      ok = ::pclose(f) == 0;
-    }
-  }
-  ~lab() {
-    std::system(("bash " + lab_script() + " down --prefix axd >/dev/null 2>&1").c_str());
-    if (lock >= 0) ::close(lock);  // releases the flock
-  }
-  lab(const lab&) = delete;
-  lab& operator=(const lab&) = delete;
-  bool ok = false;
-  std::string error;
-  int lock = -1;
-};
-
-// Moves this thread into a named network namespace until destroyed.
-struct in_netns {
-  explicit in_netns(const char* name) {
-    orig = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int target = ::open((std::string("/var/run/netns/") + name).c_str(), O_RDONLY | O_CLOEXEC);
-    entered = orig >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
-    if (target >= 0) ::close(target);
-  }
-  ~in_netns() {
-    if (entered) ::setns(orig, CLONE_NEWNET);
-    if (orig >= 0) ::close(orig);
-  }
-  in_netns(const in_netns&) = delete;
-  in_netns& operator=(const in_netns&) = delete;
-  int orig = -1;
-  bool entered = false;
+struct lab : coronet::test::veth_lab {
+  explicit lab(bool kernel_on_coronet_side = false)
+      : veth_lab("axd", 8, kernel_on_coronet_side ? "--kernel-on-coronet-side" : "") {}
 };
 
 struct collector final : io::rx_sink {
@@ -129,18 +86,6 @@ struct device_poller final : rt::poller {
   rt::scheduler& sched;
   io::device& dev;
 };
-
-// Runs the loop until `done()` or `limit` passes; false on timeout.
-bool run_until(rt::scheduler& s, std::function<bool()> done, coronet::duration limit) {
-  return s.block_on([](rt::scheduler& s, std::function<bool()> done, coronet::duration limit) -> rt::task<bool> {
-    const auto deadline = s.now() + limit;
-    while (!done()) {
-      if (s.now() > deadline) co_return false;
-      co_await rt::sleep_for(200us);
-    }
-    co_return true;
-  }(s, std::move(done), limit));
-}
 
 io::af_xdp_config config(io::xdp_mode mode, bool busy_poll = false) {
   return io::af_xdp_config{.ifname = if_co, .addr = coronet_ip, .mode = mode, .busy_poll = busy_poll};
@@ -169,21 +114,7 @@ std::string open_error(rt::uring& ring, const io::af_xdp_config& c) {
 // An ARP request "who has `target`, tell 198.18.8.2" (RFC 826).
 std::size_t write_arp_request(coronet::mut_bytes out, const coronet::mac_addr& me,
                               const std::uint8_t (&target)[4] = ip_kernel) {
-  std::uint8_t* p = out.data();
-  std::memset(p, 0xff, 6);
-  std::memcpy(p + 6, me.b.data(), 6);
-  store_be16(p + 12, 0x0806);
-  store_be16(p + 14, 1);       // hardware: Ethernet
-  store_be16(p + 16, 0x0800);  // protocol: IPv4
-  p[18] = 6;
-  p[19] = 4;
-  store_be16(p + 20, 1);  // request
-  std::memcpy(p + 22, me.b.data(), 6);
-  std::memcpy(p + 28, ip_coronet, 4);
-  std::memset(p + 32, 0, 6);
-  std::memcpy(p + 38, target, 4);
-  std::memset(p + 42, 0, 18);  // pad to the 60-byte minimum
-  return 60;
+  return coronet::test::write_arp_request(out, me, ip_coronet, target);
 }
 
 bool is_arp_reply_from_kernel(const std::vector<std::uint8_t>& f, const coronet::mac_addr& me) {
