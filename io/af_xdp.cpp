@@ -16,13 +16,10 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -30,11 +27,6 @@
 #include <system_error>
 
 namespace coronet::io {
-
-namespace bpf {
-extern const unsigned char coronet_xdp_obj[];  // build/bpf/coronet_xdp_obj.cpp (cmake/embed.cmake)
-extern const std::size_t coronet_xdp_obj_size;
-}  // namespace bpf
 
 const char* to_string(xdp_mode m) noexcept {
   switch (m) {
@@ -54,76 +46,14 @@ const char* to_string(xdp_bind b) noexcept {
   return "?";
 }
 
+using detail::fail;
+using detail::last_lib_line;
+
 namespace {
 
 constexpr std::size_t eth_header = 14;
 constexpr unsigned rx_batch = 64;             // RX descriptors taken per peek
 constexpr std::uint32_t max_queues = 1024;    // coronet_xsks' max_entries
-constexpr const char* cfg_map_name = "coronet_cfg";
-constexpr const char* cnt_map_name = "coronet_cnt";
-constexpr const char* xsk_map_name = "coronet_xsks";
-
-// Matches struct coronet_cfg_value in io/bpf/coronet_xdp.bpf.c.
-struct program_config {
-  std::uint32_t addr;       // network byte order
-  std::uint32_t owner_pid;
-};
-
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("af_xdp: " + what); }
-[[noreturn]] void fail(const std::string& what, int err) { fail(what + ": " + std::strerror(err)); }
-
-// libbpf and libxdp report details (the verifier's log, netlink's extack)
-// through a print callback; keep the last lines so errors can quote them.
-thread_local std::string* tl_lib_log = nullptr;
-int capture_print(const char* fmt, va_list ap) {
-  if (tl_lib_log == nullptr) return 0;
-  char buf[512];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  if (n > 0) {
-    tl_lib_log->append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
-    if (tl_lib_log->size() > 4096) tl_lib_log->erase(0, tl_lib_log->size() - 4096);
-  }
-  return n;
-}
-int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list ap) {
-  if (level == LIBBPF_DEBUG) return 0;
-  return capture_print(fmt, ap);
-}
-int capture_libxdp(enum libxdp_print_level level, const char* fmt, va_list ap) {
-  if (level == LIBXDP_DEBUG) return 0;
-  return capture_print(fmt, ap);
-}
-
-// Routes the libraries' messages into `log` for the lifetime of the guard.
-class lib_log_capture {
- public:
-  explicit lib_log_capture(std::string& log)
-      : saved_(tl_lib_log), bpf_(libbpf_set_print(capture_libbpf)), xdp_(libxdp_set_print(capture_libxdp)) {
-    tl_lib_log = &log;
-  }
-  ~lib_log_capture() {
-    libbpf_set_print(bpf_);
-    libxdp_set_print(xdp_);
-    tl_lib_log = saved_;
-  }
-  lib_log_capture(const lib_log_capture&) = delete;
-  lib_log_capture& operator=(const lib_log_capture&) = delete;
-
- private:
-  std::string* saved_;
-  libbpf_print_fn_t bpf_;
-  libxdp_print_fn_t xdp_;
-};
-
-// The last non-empty line the libraries printed, as " (libbpf: ...)".
-std::string last_lib_line(const std::string& log) {
-  std::size_t end = log.find_last_not_of("\n ");
-  if (end == std::string::npos) return {};
-  std::size_t start = log.rfind('\n', end);
-  start = start == std::string::npos ? 0 : start + 1;
-  return " (" + log.substr(start, end - start + 1) + ")";
-}
-
 bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // RX queues in use: ETHTOOL_GCHANNELS answers for the caller's network
@@ -148,44 +78,6 @@ int count_rx_queues(const std::string& ifname) {
     if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
   }
   return ec ? 1 : std::max(n, 1);
-}
-
-std::uint32_t xdp_flags_for(xdp_mode m) {
-  return m == xdp_mode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-}
-
-const char* mode_words(xdp_mode m) { return m == xdp_mode::generic ? "generic (SKB)" : "native (driver)"; }
-
-// Reads key 0 of the map `name` among `prog_fd`'s maps into `out`.
-bool read_program_config(int prog_fd, program_config& out) {
-  bpf_prog_info info{};
-  std::uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0 || info.nr_map_ids == 0) return false;
-  std::vector<std::uint32_t> ids(info.nr_map_ids);
-  const std::uint32_t nr = info.nr_map_ids;
-  info = bpf_prog_info{};
-  info.nr_map_ids = nr;
-  info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
-  len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return false;
-  for (std::uint32_t i = 0; i < std::min(nr, info.nr_map_ids); ++i) {
-    int mfd = bpf_map_get_fd_by_id(ids[i]);
-    if (mfd < 0) continue;
-    bpf_map_info minfo{};
-    std::uint32_t mlen = sizeof minfo;
-    bool found = bpf_obj_get_info_by_fd(mfd, &minfo, &mlen) == 0 && std::strcmp(minfo.name, cfg_map_name) == 0 &&
-                 minfo.value_size == sizeof(program_config);
-    std::uint32_t zero = 0;
-    if (found) found = bpf_map_lookup_elem(mfd, &zero, &out) == 0;
-    ::close(mfd);
-    if (found) return true;
-  }
-  return false;
-}
-
-bool process_alive(std::uint32_t pid) {
-  if (pid == 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 }  // namespace
@@ -217,12 +109,9 @@ struct af_xdp::impl {
 
   af_xdp& dev;
   rt::uring& ring;
-  std::string lib_log;
   int ifindex = 0;
 
-  bpf_object* obj = nullptr;
-  int prog_fd = -1, xsks_fd = -1, cfg_fd = -1, cnt_fd = -1;
-  int link_fd = -1;
+  std::unique_ptr<xdp_program> program;
 
   void* area = nullptr;
   std::size_t area_bytes = 0;
@@ -235,17 +124,14 @@ struct af_xdp::impl {
   bool tx_kick_wanted = false;         // the kernel asked for a kick, or the last one hit its budget
   bool closing = false;
   rx_sink* sink = nullptr;
-  std::string notes;                   // for describe(): why a mode was chosen
+  std::string bind_notes;              // for describe(): how the sockets bound, and why
 
   impl(af_xdp& d, rt::uring& r) : dev(d), ring(r) {}
   ~impl();
 
   void find_interface();
-  void load_program();
-  void remove_stale_program();
   void create_umem(unsigned nqueues);
   void create_socket(int qid, bool first);
-  void attach();
 
   void arm_poll(queue& q);
   void on_poll(queue& q, const io_uring_cqe& cqe);
@@ -261,7 +147,7 @@ af_xdp::impl::~impl() {
   closing = true;
   // Detach first, so the kernel stops steering coronet's frames to sockets
   // that are about to go; then drain the io_uring operations that point here.
-  if (link_fd >= 0) ::close(link_fd);
+  if (program) program->detach();
   bool armed = false;
   for (auto& q : queues) {
     if (!q->poll_armed) continue;
@@ -281,7 +167,6 @@ af_xdp::impl::~impl() {
   }
   if (umem != nullptr) xsk_umem__delete(umem);
   if (area != nullptr) ::munmap(area, area_bytes);
-  if (obj != nullptr) bpf_object__close(obj);
 }
 
 // --- start-up ----------------------------------------------------------------
@@ -312,82 +197,6 @@ void af_xdp::impl::find_interface() {
   dev.mtu_ = static_cast<std::uint16_t>(std::max(ifr.ifr_mtu, 68));
 }
 
-void af_xdp::impl::load_program() {
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = "coronet_xdp");
-  obj = bpf_object__open_mem(bpf::coronet_xdp_obj, bpf::coronet_xdp_obj_size, &open_opts);
-  if (obj == nullptr) fail("opening the XDP program" + last_lib_line(lib_log), errno);
-  if (bpf_object__load(obj) != 0) {
-    int err = errno;
-    if (err == EPERM || err == EACCES) {
-      fail("loading the XDP program was refused: it needs CAP_BPF and CAP_NET_ADMIN (run as root)");
-    }
-    fail("loading the XDP program" + last_lib_line(lib_log), err);
-  }
-  bpf_program* prog = bpf_object__find_program_by_name(obj, af_xdp::program_name);
-  if (prog == nullptr) fail("the XDP program has no function coronet_xdp");
-  prog_fd = bpf_program__fd(prog);
-  auto map_fd = [this](const char* name) {
-    bpf_map* m = bpf_object__find_map_by_name(obj, name);
-    if (m == nullptr) fail(std::string("the XDP program has no map ") + name);
-    return bpf_map__fd(m);
-  };
-  xsks_fd = map_fd(xsk_map_name);
-  cfg_fd = map_fd(cfg_map_name);
-  cnt_fd = map_fd(cnt_map_name);
-  program_config pc{htonl(dev.cfg_.addr.value), static_cast<std::uint32_t>(::getpid())};
-  std::uint32_t zero = 0;
-  if (bpf_map_update_elem(cfg_fd, &zero, &pc, BPF_ANY) != 0) fail("writing the XDP program's address", errno);
-}
-
-// A coronet killed while its program was attached by netlink leaves it on
-// the interface (a bpf_link would have gone with the process). Remove such a
-// program when its owner is gone; refuse to touch anything else.
-void af_xdp::impl::remove_stale_program() {
-  const std::string& ifn = dev.cfg_.ifname;
-  LIBBPF_OPTS(bpf_xdp_query_opts, q);
-  if (bpf_xdp_query(ifindex, 0, &q) != 0) return;  // no query support: attaching will say what is wrong
-  struct attached {
-    std::uint32_t id;
-    xdp_mode mode;
-  };
-  for (attached a : {attached{q.drv_prog_id, xdp_mode::native}, attached{q.skb_prog_id, xdp_mode::generic}}) {
-    if (a.id == 0) continue;
-    int fd = bpf_prog_get_fd_by_id(a.id);
-    if (fd < 0) continue;  // gone meanwhile
-    bpf_prog_info info{};
-    std::uint32_t len = sizeof info;
-    std::string name = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.name : "";
-    const std::string where = ifn + " (" + mode_words(a.mode) + ", program id " + std::to_string(a.id);
-    if (name != af_xdp::program_name) {
-      ::close(fd);
-      fail(where + (name.empty() ? "" : ", \"" + name + "\"") +
-           ") already has an XDP program that is not coronet's; coronet leaves it alone (ip link set dev " + ifn +
-           " xdp off removes it)");
-    }
-    program_config pc{};
-    const bool known = read_program_config(fd, pc);
-    if (known && process_alive(pc.owner_pid)) {
-      ::close(fd);
-      fail(where + ") is in use by coronet process " + std::to_string(pc.owner_pid) +
-           ", which is still running; one coronet per interface");
-    }
-    LIBBPF_OPTS(bpf_xdp_attach_opts, d, .old_prog_fd = fd);
-    int rc = bpf_xdp_detach(ifindex, xdp_flags_for(a.mode), &d);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) {
-      fail(where + ") carries coronet's XDP program" +
-               (known ? " from process " + std::to_string(pc.owner_pid) + ", which is gone," : "") +
-               " and it could not be removed",
-           err);
-    }
-    std::fprintf(stderr, "coronet: af_xdp: removed coronet's XDP program left on %s)%s\n", where.c_str(),
-                 known && pc.owner_pid != 0
-                     ? (" by process " + std::to_string(pc.owner_pid) + ", which is no longer running").c_str()
-                     : " with no owner recorded");
-  }
-}
-
 void af_xdp::impl::create_umem(unsigned nqueues) {
   const af_xdp_config& c = dev.cfg_;
   // Frames: ring_size per queue for RX (each fill ring holds all of its
@@ -415,7 +224,7 @@ void af_xdp::impl::create_umem(unsigned nqueues) {
                " MiB of UMEM failed: it needs CAP_NET_RAW and CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)",
            -rc);
     }
-    fail("xsk_umem__create" + last_lib_line(lib_log), -rc);
+    fail("xsk_umem__create" + last_lib_line(), -rc);
   }
   tx_free.reserve(c.ring_size);
   const std::uint64_t tx_base = std::uint64_t{nqueues} * c.ring_size;
@@ -449,16 +258,15 @@ void af_xdp::impl::create_socket(int qid, bool first) {
     xsk_socket_config sc{};
     sc.rx_size = c.ring_size;
     sc.tx_size = c.ring_size;
-    sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program, attached by attach()
-    sc.xdp_flags = xdp_flags_for(dev.mode_);
+    sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program (io/xdp_program)
     sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (b == xdp_bind::zerocopy ? XDP_ZEROCOPY : XDP_COPY));
     int rc = xsk_socket__create_shared(&q.xsk, c.ifname.c_str(), static_cast<std::uint32_t>(qid), umem, &q.rx, &q.tx,
                                        &q.fill, &q.comp, &sc);
     if (rc == 0) {
       if (first) {
         dev.bind_ = b;
-        if (!refused.empty()) notes += ", copy mode (zero-copy refused: " + refused + ")";
-        else notes += b == xdp_bind::zerocopy ? ", zero-copy" : ", copy mode";
+        if (!refused.empty()) bind_notes = "copy mode (zero-copy refused: " + refused + ")";
+        else bind_notes = b == xdp_bind::zerocopy ? "zero-copy" : "copy mode";
       }
       break;
     }
@@ -474,7 +282,7 @@ void af_xdp::impl::create_socket(int qid, bool first) {
       fail(c.ifname + "'s driver has no zero-copy AF_XDP (veth never has): use --xdp-bind copy or auto");
     }
     fail("binding an AF_XDP socket to " + c.ifname + " queue " + std::to_string(qid) +
-             (b == xdp_bind::zerocopy ? " in zero-copy mode" : " in copy mode") + last_lib_line(lib_log),
+             (b == xdp_bind::zerocopy ? " in zero-copy mode" : " in copy mode") + last_lib_line(),
          -rc);
   }
   q.fd = xsk_socket__fd(q.xsk);
@@ -489,39 +297,8 @@ void af_xdp::impl::create_socket(int qid, bool first) {
   xsk_ring_prod__submit(&q.fill, c.ring_size);
 
   const std::uint32_t key = static_cast<std::uint32_t>(qid);
-  if (bpf_map_update_elem(xsks_fd, &key, &q.fd, BPF_ANY) != 0) {
+  if (bpf_map_update_elem(program->xsk_map_fd(), &key, &q.fd, BPF_ANY) != 0) {
     fail("adding the socket of queue " + std::to_string(qid) + " to the XDP program's map", errno);
-  }
-}
-
-void af_xdp::impl::attach() {
-  const af_xdp_config& c = dev.cfg_;
-  std::vector<xdp_mode> tries;
-  if (c.mode == xdp_mode::automatic) tries = {xdp_mode::native, xdp_mode::generic};
-  else tries = {c.mode};
-  std::string refused;
-  for (xdp_mode m : tries) {
-    LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags_for(m));
-    link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-    if (link_fd >= 0) {
-      dev.mode_ = m;
-      notes = std::string(mode_words(m)) + " XDP" +
-              (refused.empty() ? "" : " (native refused: " + refused + ")");
-      return;
-    }
-    int err = errno;
-    if (err == EPERM || err == EACCES) fail("attaching XDP to " + c.ifname + " needs CAP_NET_ADMIN (run as root)");
-    if (err == EBUSY || err == EEXIST) {
-      fail(c.ifname + " already has an XDP program attached by another process; coronet leaves it alone");
-    }
-    refused = std::strerror(err);
-    if (m == xdp_mode::native && tries.size() > 1) continue;
-    fail("attaching coronet's XDP program to " + c.ifname + " in " + mode_words(m) + " mode" +
-             (m == xdp_mode::native
-                  ? " (the driver may not support native XDP: try --xdp-mode generic; veth needs as many RX queues "
-                    "here as TX queues on its peer)"
-                  : ""),
-         err);
   }
 }
 
@@ -640,7 +417,7 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   ring.require({IORING_OP_POLL_ADD, IORING_OP_SEND, IORING_OP_RECV, IORING_OP_ASYNC_CANCEL}, "af_xdp");
   p_ = std::make_unique<impl>(*this, ring);
   impl& p = *p_;
-  lib_log_capture capture(p.lib_log);
+  detail::lib_log_capture capture;
   // Each step undoes itself through impl's destructor if a later one throws.
   p.find_interface();
   const int nq = count_rx_queues(cfg_.ifname);
@@ -654,11 +431,11 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   if (cfg_.queue >= 0) qids = {cfg_.queue};
   else for (int i = 0; i < nq; ++i) qids.push_back(i);
 
-  p.load_program();
-  p.remove_stale_program();
+  p.program = std::make_unique<xdp_program>(cfg_.ifname, p.ifindex, cfg_.addr);
   // The mode decides whether zero-copy is worth trying, so attach first;
   // frames for queues without a socket yet pass to the kernel meanwhile.
-  p.attach();
+  p.program->attach(cfg_.mode);
+  mode_ = p.program->mode();
   p.create_umem(static_cast<unsigned>(qids.size()));
   for (std::size_t i = 0; i < qids.size(); ++i) p.create_socket(qids[i], i == 0);
 }
@@ -675,7 +452,7 @@ std::vector<int> af_xdp::queues() const {
 std::string af_xdp::describe() const {
   std::string qs;
   for (const auto& q : p_->queues) qs += (qs.empty() ? "" : ",") + std::to_string(q->id);
-  return "af_xdp on " + cfg_.ifname + " queue" + (p_->queues.size() == 1 ? " " : "s ") + qs + ": " + p_->notes +
+  return "af_xdp on " + cfg_.ifname + " queue" + (p_->queues.size() == 1 ? " " : "s ") + qs + ": " + p_->program->mode_notes() + ", " + p_->bind_notes +
          ", need_wakeup, " + (cfg_.busy_poll ? "busy-polled rings" : "io_uring poll on the sockets") + ", mtu " +
          std::to_string(mtu_);
 }
@@ -784,18 +561,7 @@ void af_xdp::for_each_extra(const extra_fn& fn) const {
   fn("XskRxRingFull", sum.rx_ring_full);
   fn("XskRxFillRingEmpty", sum.rx_fill_ring_empty_descs);
   fn("XskTxRingEmpty", sum.tx_ring_empty_descs);
-  // What the XDP program steered, summed over CPUs.
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu > 0) {
-    std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpu));
-    const char* names[] = {"XdpRedirectIpv4", "XdpRedirectArp", "XdpPass"};
-    for (std::uint32_t k = 0; k < 3; ++k) {
-      if (bpf_map_lookup_elem(p.cnt_fd, &k, v.data()) != 0) continue;
-      std::uint64_t total = 0;
-      for (std::uint64_t x : v) total += x;
-      fn(names[k], total);
-    }
-  }
+  p.program->for_each_counter(fn);
 }
 
 }  // namespace coronet::io

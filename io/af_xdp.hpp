@@ -38,12 +38,12 @@
 #include <vector>
 
 #include "io/device.hpp"
+#include "io/xdp_program.hpp"
 #include "proto/types.hpp"
 #include "runtime/uring.hpp"
 
 namespace coronet::io {
 
-enum class xdp_mode { automatic, native, generic };  // --xdp-mode auto|native|generic
 enum class xdp_bind { automatic, zerocopy, copy };   // --xdp-bind auto|zerocopy|copy
 
 const char* to_string(xdp_mode m) noexcept;
@@ -95,8 +95,6 @@ class af_xdp final : public device {
   xdp_bind bind() const noexcept { return bind_; }     // zerocopy or copy, as bound
   const af_xdp_stats& xdp_stats() const noexcept { return xstats_; }
   std::vector<int> queues() const;
-  // The program's name as the kernel shows it (bpftool prog, ip link).
-  static constexpr const char* program_name = "coronet_xdp";
 
  private:
   struct impl;

@@ -242,7 +242,7 @@ std::uint32_t attach_coronet_by_netlink(std::uint32_t owner_pid) {
   REQUIRE(obj != nullptr);
   std::uint32_t id = 0;
   if (bpf_object__load(obj) == 0) {
-    bpf_program* prog = bpf_object__find_program_by_name(obj, io::af_xdp::program_name);
+    bpf_program* prog = bpf_object__find_program_by_name(obj, io::xdp_program::name);
     bpf_map* cfg = bpf_object__find_map_by_name(obj, "coronet_cfg");
     if (prog != nullptr && cfg != nullptr) {
       struct {
@@ -577,7 +577,7 @@ TEST_CASE("af_xdp: device destroyed -> no XDP program remains on the interface")
     const std::uint32_t id = mode == io::xdp_mode::native ? st.drv_prog_id : st.skb_prog_id;
     CHECK(id != 0);
     CHECK(st.attach_mode == (mode == io::xdp_mode::native ? XDP_ATTACHED_DRV : XDP_ATTACHED_SKB));
-    CHECK(prog_name(id) == io::af_xdp::program_name);
+    CHECK(prog_name(id) == io::xdp_program::name);
   }
   const xdp_state after = query_xdp();
   CHECK(after.ok);
@@ -615,7 +615,7 @@ TEST_CASE("af_xdp: coronet's program left by a dead process -> removed at start-
   CHECK(st.skb_prog_id != old_id);
   const std::uint32_t now_id = mode == io::xdp_mode::native ? st.drv_prog_id : st.skb_prog_id;
   CHECK(now_id != 0);
-  CHECK(prog_name(now_id) == io::af_xdp::program_name);
+  CHECK(prog_name(now_id) == io::xdp_program::name);
   dev.reset();
   CHECK(query_xdp().none());
 }
