@@ -28,15 +28,6 @@
 
 namespace coronet::io {
 
-const char* to_string(xdp_mode m) noexcept {
-  switch (m) {
-    case xdp_mode::automatic: return "auto";
-    case xdp_mode::native: return "native";
-    case xdp_mode::generic: return "generic";
-  }
-  return "?";
-}
-
 const char* to_string(xdp_bind b) noexcept {
   switch (b) {
     case xdp_bind::automatic: return "auto";

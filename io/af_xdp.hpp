@@ -46,8 +46,7 @@ namespace coronet::io {
 
 enum class xdp_bind { automatic, zerocopy, copy };   // --xdp-bind auto|zerocopy|copy
 
-const char* to_string(xdp_mode m) noexcept;
-const char* to_string(xdp_bind b) noexcept;
+const char* to_string(xdp_bind b) noexcept;  // the --xdp-bind spelling
 
 struct af_xdp_config {
   std::string ifname{};

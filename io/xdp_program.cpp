@@ -26,6 +26,15 @@ extern const unsigned char coronet_xdp_obj[];  // build/bpf/coronet_xdp_obj.cpp 
 extern const std::size_t coronet_xdp_obj_size;
 }  // namespace bpf
 
+const char* to_string(xdp_mode m) noexcept {
+  switch (m) {
+    case xdp_mode::automatic: return "auto";
+    case xdp_mode::native: return "native";
+    case xdp_mode::generic: return "generic";
+  }
+  return "?";
+}
+
 namespace detail {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("af_xdp: " + what); }
@@ -77,8 +86,6 @@ lib_log_capture::~lib_log_capture() {
   libxdp_set_print(reinterpret_cast<libxdp_print_fn_t>(xdp_));
   tl_lib_log = saved_;
 }
-
-std::string lib_log_capture::last_line() const { return last_line_of(log_); }
 
 std::string last_lib_line() { return tl_lib_log == nullptr ? std::string{} : last_line_of(*tl_lib_log); }
 

@@ -21,6 +21,7 @@ struct bpf_object;
 namespace coronet::io {
 
 enum class xdp_mode { automatic, native, generic };  // --xdp-mode auto|native|generic
+const char* to_string(xdp_mode m) noexcept;          // the --xdp-mode spelling
 
 class xdp_program {
  public:
@@ -64,8 +65,6 @@ class lib_log_capture {
   ~lib_log_capture();
   lib_log_capture(const lib_log_capture&) = delete;
   lib_log_capture& operator=(const lib_log_capture&) = delete;
-  // The last non-empty line, as " (libbpf: ...)", or "".
-  std::string last_line() const;
 
  private:
   std::string log_;

@@ -1,6 +1,7 @@
 #include "net/device_flags.hpp"
 
 #include <charconv>
+#include <initializer_list>
 
 #include "net/stack.hpp"
 
@@ -18,6 +19,18 @@ std::string got(std::string_view flag, std::string_view accepted, std::string_vi
 
 bool is_xdp_backend(const stack_config& cfg) { return cfg.backend == "af_xdp"; }
 
+// Sets `out` to the choice whose io::to_string spelling is `value`.
+template <class E>
+bool parse_choice(std::string_view value, std::initializer_list<E> choices, E& out) {
+  for (E c : choices) {
+    if (value == io::to_string(c)) {
+      out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool is_device_flag(std::string_view name) {
@@ -30,25 +43,11 @@ std::string set_device_flag(stack_config& cfg, std::string_view name, std::strin
       return "--backend: unknown backend '" + std::string(value) + "' (available: af_packet, af_xdp)";
     cfg.backend = std::string(value);
   } else if (name == "xdp-mode") {
-    if (value == "auto") {
-      cfg.xdp_mode = io::xdp_mode::automatic;
-    } else if (value == "native") {
-      cfg.xdp_mode = io::xdp_mode::native;
-    } else if (value == "generic") {
-      cfg.xdp_mode = io::xdp_mode::generic;
-    } else {
+    if (!parse_choice(value, {io::xdp_mode::automatic, io::xdp_mode::native, io::xdp_mode::generic}, cfg.xdp_mode))
       return got(name, "auto, native or generic", value);
-    }
   } else if (name == "xdp-bind") {
-    if (value == "auto") {
-      cfg.xdp_bind = io::xdp_bind::automatic;
-    } else if (value == "zerocopy") {
-      cfg.xdp_bind = io::xdp_bind::zerocopy;
-    } else if (value == "copy") {
-      cfg.xdp_bind = io::xdp_bind::copy;
-    } else {
+    if (!parse_choice(value, {io::xdp_bind::automatic, io::xdp_bind::zerocopy, io::xdp_bind::copy}, cfg.xdp_bind))
       return got(name, "auto, zerocopy or copy", value);
-    }
   } else if (name == "queue") {
     int q = -1;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), q);

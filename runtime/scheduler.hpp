@@ -7,8 +7,8 @@
 //   s.run();                     // until stop() or no spawned task remains
 //
 // One loop iteration: resume ready coroutines; reap io_uring completions;
-// fire due timers; call every poller's poll(now); resume the coroutines all
-// that made ready (a received segment reaches its reader in the same
+// fire due timers; call every poller's poll(now); resume the coroutines
+// those steps made ready (a received segment reaches its reader in the same
 // iteration). After each batch of resumptions every poller's after_tasks()
 // runs. Then, when nothing is ready:
 // sleeping mode waits in io_uring_enter until the next completion or the
