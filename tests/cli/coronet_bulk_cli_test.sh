@@ -3,6 +3,7 @@
 # problem; --help exits 0. No lab needed; nothing here opens a socket that
 # reaches a peer (the kernel cases fail before connecting, or on 127.0.0.1).
 set -uo pipefail
+source "$(dirname "$0")/unprivileged.sh"
 bin=${1:?usage: $0 BUILD_BIN_DIR}/coronet-bulk
 pass=0 fail=0
 
@@ -78,15 +79,13 @@ expect "bad --impair spec -> exit 2 naming it" 2 "--impair" "${co[@]}" --listen 
 expect "missing interface -> exit 2 naming it" 2 "nosuchif0 not found" \
   --stack coronet --iface nosuchif0 --addr 198.18.0.2/24 --listen 5001
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    timeout 20 "$bin" "${co[@]}" --listen 5001 2>&1); rc=$?
+  out=$(as_nobody "$bin" "${co[@]}" --listen 5001 2>&1); rc=$?
   if [ "$rc" -eq 2 ] && grep -q "CAP_NET_RAW" <<<"$out"; then
     echo "ok   - without CAP_NET_RAW -> exit 2 naming the capability"; pass=$((pass + 1))
   else
     echo "FAIL - without CAP_NET_RAW: status $rc: $out"; fail=$((fail + 1))
   fi
-  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    timeout 20 "$bin" "${co[@]}" --listen 5001 --backend af_xdp 2>&1); rc=$?
+  out=$(as_nobody "$bin" "${co[@]}" --listen 5001 --backend af_xdp 2>&1); rc=$?
   if [ "$rc" -eq 2 ] && grep -q "CAP_NET_ADMIN\|CAP_BPF" <<<"$out" && ! grep -q "CAP_NET_RAW" <<<"$out"; then
     echo "ok   - af_xdp without privileges -> exit 2 naming CAP_NET_ADMIN/CAP_BPF"; pass=$((pass + 1))
   else

@@ -3,6 +3,7 @@
 # --help exits 0. No lab needed (the missing-privilege case needs root to drop
 # privileges with setpriv, and is skipped without it).
 set -uo pipefail
+source "$(dirname "$0")/unprivileged.sh"
 bin=${1:?usage: $0 BUILD_BIN_DIR}/coronet-echo
 pass=0 fail=0
 
@@ -69,15 +70,13 @@ expect "--impair empty -> exit 2" 2 "empty impairment spec" \
 expect "--impair good spec -> accepted (fails later, on the interface)" 2 "nosuchif0 not found" \
   serve --iface nosuchif0 --addr 198.18.0.2/24 --port 7 --impair loss=1%,rx.reorder=2.5%,reorder-gap=4,seed=9
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    "$bin" serve --iface lo --addr 198.18.0.2/24 --port 7 2>&1); rc=$?
+  out=$(as_nobody "$bin" serve --iface lo --addr 198.18.0.2/24 --port 7 2>&1); rc=$?
   if [ "$rc" -eq 2 ] && grep -q "CAP_NET_RAW" <<<"$out"; then
     echo "ok   - without CAP_NET_RAW -> exit 2 naming the capability"; pass=$((pass + 1))
   else
     echo "FAIL - without CAP_NET_RAW: status $rc: $out"; fail=$((fail + 1))
   fi
-  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    "$bin" "${srv[@]}" --backend af_xdp 2>&1); rc=$?
+  out=$(as_nobody "$bin" "${srv[@]}" --backend af_xdp 2>&1); rc=$?
   if [ "$rc" -eq 2 ] && grep -q "CAP_NET_ADMIN\|CAP_BPF" <<<"$out" && ! grep -q "CAP_NET_RAW" <<<"$out"; then
     echo "ok   - af_xdp without privileges -> exit 2 naming CAP_NET_ADMIN/CAP_BPF"; pass=$((pass + 1))
   else
