@@ -1,6 +1,9 @@
 // proto/wire/checksum.cpp - RFC 1071 Internet checksum.
 #include "proto/wire/checksum.hpp"
 
+#include <bit>
+#include <cstring>
+
 namespace coronet::wire {
 
 namespace {
@@ -12,22 +15,56 @@ std::uint32_t fold64(std::uint64_t acc) {
   acc = (acc & 0xffffffffu) + (acc >> 32);
   return static_cast<std::uint32_t>(acc);
 }
+// Folds a one's-complement accumulator to 16 bits (end-around carries), not complemented.
+std::uint32_t fold16(std::uint64_t acc) {
+  std::uint32_t s = fold64(acc);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return s;
+}
 }  // namespace
 
 std::uint32_t csum_add(std::uint32_t sum, bytes data) {
-  // A 64-bit accumulator fed 32-bit words cannot overflow below 16 GiB of
-  // input, so a 64 KiB TSO super-frame is summed without periodic folding.
-  std::uint64_t acc = sum;
+  // RFC 1071 2(B): the sum does not depend on byte order, so the words are
+  // added as the host loads them (eight bytes at a time, no byte swaps) and
+  // only the folded 16-bit result is swapped into network order. Each 64-bit
+  // word enters as its two 32-bit halves, so the 64-bit accumulator cannot
+  // overflow below 2^31 words: a 64 KiB TSO super-frame needs no periodic fold.
   const std::uint8_t* p = data.data();
   std::size_t n = data.size();
-  for (; n >= 4; p += 4, n -= 4) acc += load_be32(p);
+  std::uint64_t acc = 0;
+  auto add64 = [&acc](const std::uint8_t* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    acc += (w & 0xffffffffu) + (w >> 32);
+  };
+  for (; n >= 32; p += 32, n -= 32) {
+    add64(p);
+    add64(p + 8);
+    add64(p + 16);
+    add64(p + 24);
+  }
+  for (; n >= 8; p += 8, n -= 8) add64(p);
+  if (n >= 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    acc += w;
+    p += 4;
+    n -= 4;
+  }
   if (n >= 2) {
-    acc += load_be16(p);
+    std::uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
     p += 2;
     n -= 2;
   }
-  if (n == 1) acc += std::uint32_t{p[0]} << 8;  // RFC 1071 4.1: pad the odd byte with zero
-  return fold64(acc);
+  // RFC 1071 4.1: the odd byte is the high half of a zero-padded word, which
+  // is where the host's own order puts it once the result is swapped back.
+  if (n == 1) acc += std::endian::native == std::endian::little ? std::uint64_t{p[0]} : std::uint64_t{p[0]} << 8;
+  auto folded = static_cast<std::uint16_t>(fold16(acc));
+  if constexpr (std::endian::native == std::endian::little) folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
+  return fold64(std::uint64_t{sum} + folded);
 }
 
 std::uint16_t csum_fold(std::uint32_t sum) {
