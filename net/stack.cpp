@@ -207,7 +207,7 @@ std::optional<time_point> stack::next_deadline() const {
 void stack::flush_tx(time_point now) {
   bool sent = std::exchange(unflushed_, false);
   tx_blocked_ = false;
-  for (;;) {
+  while (engine_.has_frames()) {
     mut_bytes buf = dev_->tx_buffer();
     if (buf.empty()) {
       tx_blocked_ = true;  // every buffer in flight; the engine keeps its frames
@@ -241,7 +241,7 @@ void stack::dispatch(const event& e) {
         o->owns_conn = false;  // the engine has let go of it
         complete(*o, make_error(r->error));
       }
-      conns_.erase(e.conn);
+      erase(e.conn);
       break;
     }
     case k::readable:
@@ -260,7 +260,7 @@ void stack::dispatch(const event& e) {
       if (detail::op* o = r->connector) {  // no stream yet: the record goes with it
         o->owns_conn = false;
         complete(*o, err ? err : make_error(std::errc::connection_refused));
-        conns_.erase(e.conn);
+        erase(e.conn);
         break;
       }
       if (r->reader != nullptr) {
@@ -284,8 +284,23 @@ result<stream> connect_awaitable::await_resume() {
 }
 
 stack::conn_rec* stack::find(conn_id c) {
+  if (c == hot_id_ && hot_rec_ != nullptr) return hot_rec_;
   auto it = conns_.find(c);
-  return it == conns_.end() ? nullptr : &it->second;
+  if (it == conns_.end()) return nullptr;
+  hot_id_ = c;
+  hot_rec_ = &it->second;
+  return hot_rec_;
+}
+
+stack::conn_rec& stack::record(conn_id c) {
+  if (conn_rec* r = find(c)) return *r;
+  hot_rec_ = nullptr;
+  return conns_[c];
+}
+
+void stack::erase(conn_id c) {
+  hot_rec_ = nullptr;
+  conns_.erase(c);
 }
 
 bool stack::start(detail::op& o) {
@@ -387,7 +402,7 @@ void stack::link(detail::op& o) {
   if (o.what == k::accept) {
     listeners_[o.lst].acceptors.push_back(&o);
   } else {
-    conn_rec& r = conns_[o.conn];
+    conn_rec& r = record(o.conn);
     (o.what == k::connect ? r.connector : o.what == k::read ? r.reader : r.writer) = &o;
   }
   o.linked = true;
@@ -436,7 +451,7 @@ void stack::drop_op(detail::op& o) noexcept {
 void stack::adopt(detail::op& o, conn_id c) {
   o.conn = c;
   o.owns_conn = true;
-  conns_[c].taker = &o;
+  record(c).taker = &o;
 }
 
 void stack::attach(conn_id c, stream* s) noexcept {
@@ -465,7 +480,7 @@ void stack::release(conn_id c, bool abort) noexcept {
     }
     dirty_ = true;
   }
-  conns_.erase(c);
+  erase(c);
 }
 
 void stack::shutdown(conn_id c) {

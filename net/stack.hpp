@@ -164,6 +164,8 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
   bool try_read(detail::op& o);
   bool try_write(detail::op& o);
   conn_rec* find(conn_id c);
+  conn_rec& record(conn_id c);  // find, or create an empty record
+  void erase(conn_id c);
   void drop_op(detail::op& o) noexcept;  // an op's destructor
   void adopt(detail::op& o, conn_id c);  // `o` now holds connection c
   void attach(conn_id c, stream* s) noexcept;        // c's handle is `s` (nullptr: none)
@@ -187,6 +189,11 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
   std::unique_ptr<trace_printer> trace_;
   observer_fanout observers_;
   absl::flat_hash_map<conn_id, conn_rec> conns_;
+  // find()'s last answer: one read or write asks for its record several
+  // times. Forgotten whenever conns_ changes shape (an insert may move
+  // every record).
+  conn_id hot_id_ = 0;
+  conn_rec* hot_rec_ = nullptr;
   absl::flat_hash_map<listener_id, listener_rec> listeners_;
   bool dirty_ = false;       // engine calls since the last poll: frames or events may be waiting
   bool unflushed_ = false;   // frames committed straight to the device, not yet flushed

@@ -416,10 +416,13 @@ void engine::on_timer(time_point now) {
 // (everything that can arm or disarm a timer) change the answer.
 std::optional<time_point> engine::next_deadline() const {
   if (deadline_known_) return deadline_;
-  std::optional<time_point> t;
-  for (auto d : {p_->neigh.next_deadline(), p_->tcp.next_deadline(), p_->reasm.next_deadline()}) {
+  // TCP nearly always has a timer; ARP and reassembly rarely do, and say so cheaply.
+  std::optional<time_point> t = p_->tcp.next_deadline();
+  auto merge = [&t](std::optional<time_point> d) {
     if (d && (!t || *d < *t)) t = d;
-  }
+  };
+  if (p_->neigh.has_timers()) merge(p_->neigh.next_deadline());
+  if (p_->reasm.in_progress() != 0) merge(p_->reasm.next_deadline());
   deadline_ = t;
   deadline_known_ = true;
   return t;
@@ -440,6 +443,8 @@ std::size_t engine::next_frame(mut_bytes out, time_point now) {
   }
   return n;
 }
+
+bool engine::has_frames() const { return !p_->tx.empty(); }
 
 std::optional<event> engine::next_event() { return p_->events.pop(); }
 

@@ -145,6 +145,7 @@ class engine {
   // Writes the next outgoing frame into `out` (at least mtu + 14 bytes) and
   // returns its length, or 0 when there is nothing to send.
   std::size_t next_frame(mut_bytes out, time_point now);
+  bool has_frames() const;  // next_frame() would write one
   std::optional<event> next_event();
 
   // --- sockets ---

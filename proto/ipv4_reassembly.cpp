@@ -137,8 +137,6 @@ std::optional<time_point> ipv4_reassembly::next_deadline() const {
   return t;
 }
 
-std::size_t ipv4_reassembly::in_progress() const { return live_; }
-
 // A linear scan: the default threshold makes 63 slots.
 ipv4_reassembly::slot* ipv4_reassembly::find(const key& k) {
   if (live_ == 0) return nullptr;

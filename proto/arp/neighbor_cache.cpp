@@ -54,16 +54,19 @@ void neighbor_cache::start_probe(entry& e, neigh_state s, time_point now) {
   if (s == neigh_state::incomplete) e.has_mac = false;
 }
 
-neighbor_cache::decision neighbor_cache::resolve(ipv4_addr ip, time_point now) {
+neighbor_cache::decision neighbor_cache::resolve_slow(ipv4_addr ip, time_point now) {
   auto it = table_.find(ip);
   if (it == table_.end()) {
     if (table_.size() >= lim_.max_entries) return {};
+    hot_ = nullptr;
     it = table_.emplace(ip, entry{}).first;
     it->second.state = neigh_state::failed;  // no timer yet; start_probe counts it
     start_probe(it->second, neigh_state::incomplete, now);
     return {false, {}, true};
   }
   entry& e = it->second;
+  hot_ip_ = ip;
+  hot_ = &e;
   switch (e.state) {
     case neigh_state::failed:
       // Linux __neigh_event_send(): a send to a FAILED entry restarts resolution.
@@ -118,6 +121,7 @@ bool neighbor_cache::update(ipv4_addr ip, mac_addr mac, time_point now, bool cre
   auto it = table_.find(ip);
   if (it == table_.end()) {
     if (!create || table_.size() >= lim_.max_entries) return false;
+    hot_ = nullptr;
     it = table_.emplace(ip, entry{}).first;
     it->second.state = neigh_state::failed;
   }

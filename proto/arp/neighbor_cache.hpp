@@ -46,6 +46,8 @@ struct neighbor_limits {
 class neighbor_cache {
  public:
   explicit neighbor_cache(const neighbor_limits& lim);
+  neighbor_cache(const neighbor_cache&) = delete;  // holds a pointer into its own table
+  neighbor_cache& operator=(const neighbor_cache&) = delete;
 
   // What to do with a frame for `ip`.
   struct decision {
@@ -56,7 +58,12 @@ class neighbor_cache {
   // Starts resolution for an unknown or failed entry, starts a re-probe for a
   // stale one. Never fails (a full table answers as incomplete, without
   // creating an entry: the frame then fails to queue).
-  decision resolve(ipv4_addr ip, time_point now);
+  // Inline for the common case: the neighbour last asked for, still reachable.
+  decision resolve(ipv4_addr ip, time_point now) {
+    if (hot_ != nullptr && hot_ip_ == ip && hot_->state == neigh_state::reachable && now < hot_->expires)
+      return {true, hot_->mac, false};
+    return resolve_slow(ip, now);
+  }
 
   // Frame storage for an unresolved `ip`: a buffer of frame_capacity bytes, or
   // an empty span when the neighbour already holds unres_qlen frames, the pool
@@ -94,6 +101,7 @@ class neighbor_cache {
   // walk, so they may call back into the cache.
   void on_timer(time_point now, hooks& h);
   std::optional<time_point> next_deadline() const;
+  bool has_timers() const { return timers_ != 0; }  // next_deadline() has an answer
 
   // --- inspection ---
   struct entry_info {
@@ -122,6 +130,7 @@ class neighbor_cache {
   struct ipv4_hash {
     std::size_t operator()(ipv4_addr a) const { return absl::Hash<std::uint32_t>{}(a.value); }
   };
+  decision resolve_slow(ipv4_addr ip, time_point now);
   void start_probe(entry& e, neigh_state s, time_point now);
   std::size_t free_queue(entry& e, ipv4_addr ip, hooks* h);
   mut_bytes slot(std::int32_t i) {
@@ -137,6 +146,10 @@ class neighbor_cache {
   std::size_t free_count_ = 0;
   int timers_ = 0;                        // entries in incomplete/probe (have a timer)
   std::vector<ipv4_addr> failed_scratch_;
+  // resolve()'s last entry. Entries are never erased, but an insert may move
+  // them all: every emplace forgets it.
+  ipv4_addr hot_ip_{};
+  entry* hot_ = nullptr;
 };
 
 template <class F>

@@ -105,6 +105,7 @@ void layer::impl::to_closed(connection& c, std::optional<event::kind> why, std::
   if (c.in_table) {
     by_tuple.erase(c.tuple);
     c.in_table = false;
+    if (hot_tuple_conn == &c) hot_tuple_conn = nullptr;
   }
   if (e != std::errc{}) c.err = e;
   if (why) notify(c, *why, e);
@@ -114,7 +115,10 @@ void layer::impl::to_closed(connection& c, std::optional<event::kind> why, std::
 void layer::impl::release(connection& c) {
   c.released = true;
   push_closed(c);
-  if (c.state == tcp_state::closed) conns.erase(c.id);  // frees c
+  if (c.state == tcp_state::closed) {
+    if (hot_conn == &c) hot_conn = nullptr;
+    conns.erase(c.id);  // frees c
+  }
 }
 
 }  // namespace coronet::tcp

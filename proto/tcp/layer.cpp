@@ -20,8 +20,13 @@ layer::impl::impl(const settings& s, ipv4_addr local_, std::uint16_t mss_, std::
 }
 
 connection* layer::impl::find(conn_id id) const {
-  auto it = conns.find(id);
-  return it == conns.end() || it->second->released ? nullptr : it->second.get();
+  if (id != hot_id || hot_conn == nullptr) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return nullptr;
+    hot_id = id;
+    hot_conn = it->second.get();
+  }
+  return hot_conn->released ? nullptr : hot_conn;
 }
 
 listener_state* layer::impl::find_listener(listener_id id) {
@@ -89,8 +94,14 @@ void layer::on_segment(const wire::ipv4_header& ip, const wire::tcp_view& seg, t
     L.stats.bump(drop::tcp_bad_port);
     return;
   }
-  if (auto it = L.by_tuple.find(t); it != L.by_tuple.end()) {
-    connection& c = *it->second;
+  connection* hot = L.hot_tuple_conn;
+  if (hot == nullptr || !(hot->tuple == t)) {
+    auto it = L.by_tuple.find(t);
+    hot = it == L.by_tuple.end() ? nullptr : it->second;
+    if (hot != nullptr) L.hot_tuple_conn = hot;
+  }
+  if (hot != nullptr) {
+    connection& c = *hot;
     if (c.state == tcp_state::syn_sent)
       L.syn_sent_input(c, s, now);
     else

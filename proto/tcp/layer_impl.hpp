@@ -57,6 +57,13 @@ struct layer::impl {
 
   absl::flat_hash_map<conn_id, std::unique_ptr<connection>> conns;
   absl::flat_hash_map<four_tuple, connection*> by_tuple;
+  // The connection found last by id and by 4-tuple: a request/response
+  // exchange asks for the same one many times per segment. Connections are
+  // heap objects, so the pointers hold until the entries leave the tables
+  // (to_closed / release forget them).
+  mutable conn_id hot_id = 0;
+  mutable connection* hot_conn = nullptr;
+  connection* hot_tuple_conn = nullptr;
   absl::flat_hash_map<four_tuple, request_entry> requests;
   absl::flat_hash_map<std::uint16_t, listener_state> listeners;  // by port
   absl::flat_hash_map<listener_id, std::uint16_t> listener_ports;
