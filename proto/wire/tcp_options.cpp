@@ -16,6 +16,14 @@ constexpr std::size_t sack_permitted_len = 2;  // RFC 2018 2
 constexpr std::size_t timestamps_len = 10;     // RFC 7323 3.2
 constexpr std::size_t sack_block_len = 8;      // RFC 2018 3: a left and a right edge
 constexpr std::size_t max_sack_blocks = 4;     // RFC 2018 3: 4 blocks fill the 40-byte area
+// NOP, NOP, kind 8, length 10: timestamps alone, on a 4-byte boundary (RFC 7323 Appendix A).
+constexpr std::uint32_t aligned_timestamps = 0x0101080au;
+
+// Timestamps and nothing else: what every segment of an established
+// connection that negotiated them carries, unless SACK blocks are due.
+bool timestamps_only(const tcp_options& o) {
+  return o.timestamps && !o.mss && !o.window_scale && !o.sack_permitted && o.sack_count == 0;
+}
 
 // Linux tcp_options_write() lays every option on a 4-byte boundary:
 //   MSS                         kind len mss(2)
@@ -47,6 +55,12 @@ std::size_t sack_blocks_to_send(const tcp_options& o, std::size_t fixed) {
 // kinds with a wrong length, so malformed segments are counted.
 result<tcp_options> parse_tcp_options(bytes area) {
   tcp_options o;
+  // Linux tcp_fast_parse_options() / tcp_parse_aligned_timestamp(): the area
+  // of nearly every segment after the handshake, NOP NOP TS, read in one step.
+  if (area.size() == 12 && load_be32(area.data()) == aligned_timestamps) {
+    o.timestamps = tcp_timestamps{load_be32(area.data() + 4), load_be32(area.data() + 8)};
+    return o;
+  }
   std::size_t i = 0;
   while (i < area.size()) {
     const std::uint8_t k = area[i];
@@ -96,12 +110,19 @@ result<tcp_options> parse_tcp_options(bytes area) {
 }
 
 std::size_t tcp_options_len(const tcp_options& o) {
+  if (timestamps_only(o)) return 12;
   const std::size_t fixed = fixed_len(o);
   const std::size_t blocks = sack_blocks_to_send(o, fixed);
   return fixed + (blocks ? 4 + blocks * sack_block_len : 0);
 }
 
 std::size_t emit_tcp_options(const tcp_options& o, mut_bytes out) {
+  if (timestamps_only(o) && out.size() >= 12) {
+    store_be32(out.data(), aligned_timestamps);
+    store_be32(out.data() + 4, o.timestamps->tsval);
+    store_be32(out.data() + 8, o.timestamps->tsecr);
+    return 12;
+  }
   const std::size_t fixed = fixed_len(o);
   const std::size_t blocks = sack_blocks_to_send(o, fixed);
   const std::size_t total = fixed + (blocks ? 4 + blocks * sack_block_len : 0);

@@ -277,3 +277,20 @@ TEST_CASE("tcp options: emit returns 0 when the buffer is too small") {
   std::vector<std::uint8_t> out(19);
   CHECK(emit_tcp_options(syn_options(), out) == 0);
 }
+
+TEST_CASE("tcp options: timestamps alone are written and read in the aligned NOP NOP TS layout") {
+  tcp_options o;
+  o.timestamps = tcp_timestamps{0x01020304u, 0xa0b0c0d0u};
+  CHECK(emitted(o) == std::vector<std::uint8_t>{0x01, 0x01, 0x08, 0x0a, 0x01, 0x02, 0x03, 0x04, 0xa0, 0xb0, 0xc0, 0xd0});
+  auto aligned = parse_tcp_options(view(emitted(o)));
+  REQUIRE(aligned);
+  CHECK(*aligned == o);
+  // The same option in another legal layout (TS first, then padding) reads the same.
+  std::vector<std::uint8_t> other = {0x08, 0x0a, 0x01, 0x02, 0x03, 0x04, 0xa0, 0xb0, 0xc0, 0xd0, 0x01, 0x00};
+  auto walked = parse_tcp_options(view(other));
+  REQUIRE(walked);
+  CHECK(*walked == o);
+  // NOP NOP with a wrong timestamps length is still malformed.
+  std::vector<std::uint8_t> bad = {0x01, 0x01, 0x08, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(parse_tcp_options(view(bad)).error() == drop::tcp_bad_option);
+}
