@@ -7,6 +7,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -79,7 +80,10 @@ struct layer::impl {
   listener_state* find_listener(listener_id l);
   void notify(connection& c, event::kind k, std::errc e = {});
   // The connection's heap slot holds the earliest of its timers (timers.cpp).
-  void rearm(connection& c);
+  void rearm(connection& c) {
+    time_point t = std::min(std::min(c.xmit_at, c.misc_at), std::min(c.delack_at, c.keepalive_at));
+    timers.set(c.timer, t, c.id);
+  }
   // The handshake / FIN-WAIT-2 / TIME-WAIT timer.
   void arm(connection& c, time_point t) {
     c.misc_at = t;

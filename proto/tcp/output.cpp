@@ -349,8 +349,14 @@ void layer::impl::transmit(connection& c, time_point now) {
       return;
   }
   if (c.tx_blocked) return;  // on_tx_space() calls again
-  auto cwnd = [&] { return c.cc ? c.cc->cwnd() : 0xffffffffu; };
   c.cwnd_limited = false;
+  // Nothing lost, unsent or waiting for a FIN: nothing to do (every segment
+  // received calls this; in a request/response exchange it is usually so).
+  if (c.lost_out == 0 && c.snd_nxt - c.snd_una >= c.sndbuf.size() && !(c.fin_queued && seq_leq(c.snd_nxt, c.fin_seq))) {
+    rearm(c);  // as the full path does: callers may have moved a timer
+    return;
+  }
+  auto cwnd = [&] { return c.cc ? c.cc->cwnd() : 0xffffffffu; };
   std::uint32_t wnd_end = c.snd_una + c.snd_wnd;
 
   // 1. Segments marked lost, in order (Linux tcp_xmit_retransmit_queue).

@@ -10,11 +10,6 @@
 
 namespace coronet::tcp {
 
-void layer::impl::rearm(connection& c) {
-  time_point t = std::min({c.xmit_at, c.misc_at, c.delack_at, c.keepalive_at});
-  timers.set(c.timer, t, c.id);
-}
-
 void layer::impl::disarm_all(connection& c) {
   c.xmit_at = c.misc_at = c.delack_at = c.keepalive_at = no_deadline;
   c.xt = xmit_timer::none;
