@@ -121,20 +121,11 @@ rt::task<> until_eof(net::stream& s) {
   }
 }
 
-// Reads exactly out.size() bytes; false on an error or the end of the stream.
-rt::task<bool> read_all(net::stream& s, mut_bytes out) {
-  std::size_t got = 0;
-  while (got < out.size()) {
-    net::result<std::size_t> n = co_await s.read(out.subspan(got));
-    if (!n || *n == 0) {
-      if (!n && n.error() != std::errc::operation_canceled)
-        std::fprintf(stderr, "latency-bench tcp-ping: read failed: %s\n", n.error().message().c_str());
-      if (n && *n == 0) std::fprintf(stderr, "latency-bench tcp-ping: the server closed the connection\n");
-      co_return false;
-    }
-    got += *n;
-  }
-  co_return true;
+// Why a read ended the ping loop (an error or the end of the stream).
+void report_read_end(const net::result<std::size_t>& n) {
+  if (!n && n.error() != std::errc::operation_canceled)
+    std::fprintf(stderr, "latency-bench tcp-ping: read failed: %s\n", n.error().message().c_str());
+  if (n && *n == 0) std::fprintf(stderr, "latency-bench tcp-ping: the server closed the connection\n");
 }
 
 rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_counts& fc, client_split& split) {
@@ -159,7 +150,19 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
         std::fprintf(stderr, "latency-bench tcp-ping: write failed: %s\n", w.error().message().c_str());
       break;
     }
-    bool ok = co_await read_all(*c, back);  // not inside if(): GCC 12, README
+    // The echo, read in this frame: a nested task would allocate a frame per
+    // round trip, a cost of this program rather than of coronet (raw-ping has none).
+    std::size_t got = 0;
+    bool ok = true;
+    while (got < back.size()) {
+      net::result<std::size_t> n = co_await c->read(mut_bytes(back).subspan(got));
+      if (!n || *n == 0) {
+        report_read_end(n);
+        ok = false;
+        break;
+      }
+      got += *n;
+    }
     if (!ok) break;
     const time_point t1 = rt::steady_now();
     if (back != msg) {
