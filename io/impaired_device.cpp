@@ -111,7 +111,7 @@ const char* impairment_grammar() {
 
 result<impairment, std::string> parse_impairment(std::string_view spec) {
   using error = unexpected<std::string>;
-  if (spec.empty()) return error{std::string("empty impairment spec (") + impairment_grammar() + ")"};
+  if (spec.empty()) return error{"empty impairment spec (" + std::string(impairment_grammar()) + ")"};
   impairment out;
   for (;;) {
     auto comma = spec.find(',');
