@@ -15,15 +15,16 @@
 # TCP_NODELAY, blocking sockets ("sleep") and recv(MSG_DONTWAIT) spinning ("busy").
 # Every ping warms up for --warmup-ms (default 300: an XDP attach is slow for
 # ~30 ms), then takes --count samples (default 20000) within 60 s. The whole
-# sequence is repeated --runs times (default 3), so drift during the run hits
-# raw and TCP alike; a cell is the median over the runs.
+# sequence is repeated --runs times (default 5), so drift during the run hits
+# raw and TCP alike; a p50/p90/p99 cell is the median over the runs, and
+# TCP/raw is the median of the runs' own ratios (raw and TCP back to back).
 #
 # Lab "lt" (198.18.42.0/24), one veth pair lt-co0 <-> lt-kn0:
 #   lt-kn: the kernel 198.18.42.1; coronet's far end 198.18.42.3 (no kernel address)
 #   lt-co: coronet 198.18.42.2 (no kernel address); the kernel 198.18.42.4, for
 #          its own client
-# The table: p50 of the raw floor and of TCP, TCP/raw (the target when
-# busy-polling: at most 1.1), p90/p99 of each, and the frames coronet's client
+# The table: p50 of the raw floor and of TCP, TCP/raw (paired per run; the
+# target when busy-polling: at most 1.1), p90/p99 of each, and the frames coronet's client
 # sent and received per round trip (1/1: no pure ACKs). Figures in µs; compare
 # within one run (docs/latency.md). --split adds a second table: the busy rows
 # once more with --timing, the time each program holds a message (from the
@@ -33,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=20000
-runs=3
+runs=5
 warmup_ms=300
 devices=af_packet,af_xdp-native,af_xdp-generic,kernel
 bin=
@@ -185,6 +186,19 @@ median() {
   done
   printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
 }
+# ratio_median ROW: the median over the runs of that run's TCP p50 / raw p50,
+# or "-". Each run measures raw and TCP back to back, so this ratio pairs
+# figures taken under the same host conditions; the p50 columns are medians
+# taken apart, and this host's floor drifts by tens of percent between runs.
+ratio_median() {
+  local vals=() r a b
+  for r in $(seq "$runs"); do
+    a=$(field "$1,tcp#$r" p50) b=$(field "$1,raw#$r" p50)
+    if [ "$a" = - ] || [ "$b" = - ]; then echo -; return; fi
+    vals+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')")
+  done
+  printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p" | awk '{ printf "%.2f", $1 }'
+}
 
 declare -A dev_flags=([af_packet]="--backend af_packet" [af_xdp-native]="--backend af_xdp --xdp-mode native"
                       [af_xdp-generic]="--backend af_xdp --xdp-mode generic")
@@ -228,14 +242,13 @@ for row in "${rows[@]}"; do
   frames="$(median "$row,tcp" tx_per_rtt) / $(median "$row,tcp" rx_per_rtt)"
   if [ "$dev" = kernel ]; then raw_p50=- raw_tail=- frames=-; fi
   ratio=-
-  if [ "$raw_p50" != - ] && [ "$tcp_p50" != - ]; then
-    ratio=$(awk -v a="$tcp_p50" -v b="$raw_p50" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
-  fi
+  if [ "$dev" != kernel ]; then ratio=$(ratio_median "$row"); fi
   printf '%-16s %-6s %9s %9s %8s   %-17s %-17s %s\n' "$dev" "$w" "$raw_p50" "$tcp_p50" "$ratio" "$raw_tail" \
     "$tcp_tail" "$frames"
 done
 echo "(µs, median of $runs runs; raw: the device alone; TCP: coronet on both ends of that device, or the kernel's" \
-  "own TCP; busy-polling target TCP/raw <= 1.1)"
+  "own TCP; TCP/raw: the median of each run's own TCP/raw, raw and TCP measured back to back;" \
+  "busy-polling target TCP/raw <= 1.1)"
 
 if [ $split -eq 1 ]; then
   split_devs=()

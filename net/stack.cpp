@@ -77,7 +77,8 @@ stack::stack(rt::scheduler& sched, const stack_config& cfg, std::unique_ptr<io::
     : sched_(sched),
       owned_(std::move(owned)),
       dev_(dev != nullptr ? dev : owned_.get()),
-      engine_(cfg.tcp, make_iface(cfg, *dev_), pick_seed(cfg.seed)) {
+      engine_(cfg.tcp, make_iface(cfg, *dev_), pick_seed(cfg.seed)),
+      push_each_write_(sched.busy_poll()) {
   if (!cfg.pcap_path.empty()) pcap_ = std::make_unique<io::pcap_writer>(cfg.pcap_path);
   if (cfg.trace) {
     trace_ = std::make_unique<trace_printer>(std::cout);
@@ -338,7 +339,17 @@ bool stack::start(detail::op& o) {
         o.ec = make_error(std::errc::operation_in_progress);  // one read and one write at a time
         return true;
       }
-      return o.what == k::read ? try_read(o) : try_write(o);
+      if (o.what == k::read) return try_read(o);
+      const bool finished = try_write(o);
+      // Busy-polling spends syscalls on latency: the segments a write built
+      // leave now, as the kernel's tcp_push() ends sendmsg(), instead of
+      // after the rest of the batch (after_tasks) - which is the writer
+      // going on to its next read, worth about 0.1 us per message.
+      if (push_each_write_ && unflushed_) {
+        unflushed_ = false;
+        dev_->flush();
+      }
+      return finished;
     }
   }
   return true;

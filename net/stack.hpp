@@ -14,6 +14,9 @@
 // engine. Every loop iteration poll() fires the engine's due timers, moves
 // its frames into device TX buffers, and turns its events into resumed
 // coroutines (queued through scheduler::schedule, never resumed inline).
+// Segments a write builds go straight into device buffers; the device is
+// flushed (for af_xdp: one TX kick) once per batch of resumed coroutines, or,
+// when the scheduler busy-polls, at the end of each write.
 // Single-threaded: one stack per scheduler thread.
 #pragma once
 
@@ -200,6 +203,7 @@ class stack final : public rt::poller, private io::rx_sink, private frame_sink {
   mut_bytes tx_slot_;        // the device buffer the engine is writing into
   bool tx_blocked_ = false;  // the device had no TX buffer: frames may be waiting
   bool warned_csum_partial_ = false;
+  const bool push_each_write_;  // busy-polling: a write flushes its own frames (start())
 };
 
 }  // namespace coronet::net
