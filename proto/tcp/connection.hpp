@@ -61,11 +61,12 @@ enum class xmit_timer : std::uint8_t { none, rto, tlp, reorder, persist };
 
 // Per-connection counters, the numbers `ss -ti` shows.
 struct conn_stats {
+  // The ones every segment touches first, on one cache line.
   std::uint64_t segs_in = 0, segs_out = 0, data_segs_in = 0, data_segs_out = 0;
+  std::uint64_t bytes_acked = 0, delivered = 0;
   std::uint64_t retrans_segs = 0, retrans_bytes = 0, rto_expiries = 0, fast_retrans = 0, tlp_probes = 0;
   std::uint64_t sack_recoveries = 0, reno_recoveries = 0, ofo_segs = 0, dup_segs_in = 0, dsacks_in = 0;
   std::uint64_t dup_acks_in = 0, win_probes = 0, zero_window_adv = 0, challenge_acks = 0;
-  std::uint64_t bytes_acked = 0, delivered = 0;
 };
 
 struct connection {
@@ -134,8 +135,7 @@ struct connection {
   // PRR (RFC 6937, as Linux runs fast recovery)
   std::uint32_t prr_delivered = 0, prr_out = 0, prior_cwnd = 0, recover_fs = 0;
 
-  // --- receiver: out-of-order data, SACK blocks, delayed ACKs ---
-  seq_ranges<32> ofo;           // out-of-order ranges held in rcvbuf past its readable bytes
+  // --- receiver: out-of-order data (ofo: at the end), SACK blocks, delayed ACKs ---
   std::array<seq_range, 4> sack_recent{};  // RFC 2018 4: most recent first
   std::uint8_t sack_recent_n = 0;
   std::optional<seq_range> dsack;  // RFC 2883: reported once in the next ACK
@@ -159,6 +159,9 @@ struct connection {
 
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   conn_stats st;
+  // Last: 260 bytes that in-order traffic only asks "empty?", kept off the
+  // cache lines the fields above share.
+  seq_ranges<32> ofo;           // out-of-order ranges held in rcvbuf past its readable bytes
 
   bool fin_acked() const { return fin_queued && seq_gt(snd_una, fin_seq); }
   // RFC 6675 "pipe" (Linux tcp_packets_in_flight), in segments.
