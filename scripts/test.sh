@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/test.sh - builds coronet twice and runs every test in both builds:
-#   build/       g++,     -Wall -Wextra -Werror, optimised with debug info
+#   build/       g++,     -Wall -Wextra -Werror, optimised (LTO) with debug info
 #   build-asan/  clang++, -Wall -Wextra -Werror, AddressSanitizer + UBSan
 # Every test: doctest unit and simulated-network tests, and the namespace
 # (lab) tests against the kernel's TCP, which need root and are reported as
