@@ -199,6 +199,29 @@ TEST_CASE("ESTABLISHED: read() with nothing to read inside with_timeout -> nullo
   }(p, l));
 }
 
+TEST_CASE("ESTABLISHED: a write's segment leaves as the write returns when busy-polling, after the batch when sleeping") {
+  for (bool busy : {true, false}) {
+    CAPTURE(busy);
+    net_pair p(fast_settings(), rt::options{.busy_poll = busy});
+    listener l = p.server.listen(7).value();
+    p.run([](net_pair& p, listener& l, bool busy) -> rt::task<> {
+      connected c = co_await connect_pair(p, l);
+      for (int i = 0; i < 10; ++i) co_await rt::yield();  // the handshake's last frames delivered
+      REQUIRE_FALSE(p.link.b.rx_ready());
+      const std::array<std::uint8_t, 64> msg{1, 2, 3};
+      net::result<std::size_t> w = co_await c.client.write(bytes{msg});  // room in the buffer: no suspension
+      REQUIRE(w.has_value());
+      // Flushed frames are what the memory link makes visible to the far end.
+      CHECK(p.link.b.rx_ready() == busy);
+      std::array<std::uint8_t, 64> back{};
+      net::result<std::size_t> n = co_await c.server.read(back);
+      REQUIRE(n.has_value());
+      CHECK(*n == msg.size());
+      CHECK(back == msg);
+    }(p, l, busy));
+  }
+}
+
 TEST_CASE("ESTABLISHED: close() -> the peer's read() returns 0") {
   net_pair p;
   listener l = p.server.listen(7).value();
