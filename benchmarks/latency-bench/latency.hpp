@@ -32,6 +32,7 @@ struct options {
   int prefix = 24;
   std::optional<ipv4_addr> peer;   // raw-ping --peer
   std::optional<mac_addr> peer_mac;  // raw-ping --peer-mac
+  int frame_bytes = static_cast<int>(message_len);  // raw-ping --frame-bytes: the whole frame
   std::optional<endpoint> to;      // tcp-ping, kernel-ping --to; kernel-server --listen
   std::uint16_t port = 0;          // tcp-server --port
   bool busy_poll = false;

@@ -30,7 +30,7 @@ namespace {
 constexpr const char* usage_text =
     "usage: latency-bench raw-pong      --iface IF --addr IP/PREFIX [--busy-poll] [device flags]\n"
     "       latency-bench raw-ping      --iface IF --addr IP/PREFIX --peer IP --peer-mac MAC [--busy-poll]\n"
-    "                                   [device flags] [sampling]\n"
+    "                                   [--frame-bytes N] [device flags] [sampling]\n"
     "       latency-bench tcp-server    --iface IF --addr IP/PREFIX --port P [--busy-poll] [device flags]\n"
     "       latency-bench tcp-ping      --iface IF --addr IP/PREFIX --to IP:PORT [--busy-poll] [device flags]\n"
     "                                   [sampling]\n"
@@ -41,6 +41,8 @@ constexpr const char* usage_text =
     "                             kernel: recv(MSG_DONTWAIT) in a loop)\n"
     "raw-pong, tcp-server, tcp-ping: --timing  split the round trip: the time the program holds\n"
     "                             a message (from a frame's delivery to the flush of the reply)\n"
+    "raw-ping:   --frame-bytes N  the frame's whole length, 64..1514 (default 64; a 64-byte TCP\n"
+    "                             echo with timestamps travels in 130-byte frames)\n"
     "sampling:   --count N        samples after the warm-up, 1..10000000 (default 20000)\n"
     "            --warmup-ms MS   round trips discarded first, by time (default 300)\n"
     "device flags (raw and tcp modes):\n";
@@ -85,7 +87,7 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
   const bool ping = mode.ends_with("-ping");
   if (flag == "--count" || flag == "--warmup-ms") return ping;
   if (flag == "--iface" || flag == "--addr" || flag == "--timing") return device_mode(mode);
-  if (flag == "--peer" || flag == "--peer-mac") return mode == "raw-ping";
+  if (flag == "--peer" || flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping";
   if (flag == "--port") return mode == "tcp-server";
   if (flag == "--to") return mode == "tcp-ping" || mode == "kernel-ping";
   if (flag == "--listen") return mode == "kernel-server";
@@ -135,6 +137,10 @@ options parse(int argc, char** argv) {
       auto p = number(value(), 1, 65535);
       if (!p) usage("--port takes 1..65535");
       o.port = static_cast<std::uint16_t>(*p);
+    } else if (a == "--frame-bytes") {
+      auto n = number(value(), static_cast<long>(message_len), 1514);
+      if (!n) usage("--frame-bytes takes 64..1514");
+      o.frame_bytes = static_cast<int>(*n);
     } else if (a == "--timing") {
       o.timing = true;
     } else if (a == "--busy-poll") {

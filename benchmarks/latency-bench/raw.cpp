@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "latency.hpp"
 #include "proto/wire/ethernet.hpp"
@@ -107,7 +108,13 @@ class raw_ponger final : public rt::poller, private io::rx_sink {
 class raw_pinger final : public rt::poller, private io::rx_sink {
  public:
   raw_pinger(rt::scheduler& sched, io::device& dev, const options& o, sampler& smp, latch& done)
-      : sched_(sched), dev_(dev), addr_(*o.addr), peer_(*o.peer), smp_(smp), done_(done) {
+      : sched_(sched),
+        dev_(dev),
+        addr_(*o.addr),
+        peer_(*o.peer),
+        smp_(smp),
+        done_(done),
+        frame_(static_cast<std::size_t>(o.frame_bytes)) {
     build_template(*o.peer_mac);
     dev_.start(*this);
     sched_.add_poller(this);
@@ -152,18 +159,18 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
     wire::emit(wire::ipv4_header{.src = addr_,
                                  .dst = peer_,
                                  .proto = ip_proto_experiment,
-                                 .payload_len = static_cast<std::uint16_t>(message_len - eth_len - ip_len)},
+                                 .payload_len = static_cast<std::uint16_t>(frame_.size() - eth_len - ip_len)},
                mut_bytes(frame_).subspan(eth_len));
     std::copy(magic.begin(), magic.end(), &frame_[magic_at]);
   }
 
   void send() {
     mut_bytes out = dev_.tx_buffer();
-    if (out.size() < message_len) return;  // all in flight: the next poll tries again
+    if (out.size() < frame_.size()) return;  // all in flight: the next poll tries again
     ++seq_;
     for (int i = 0; i < 8; ++i) frame_[seq_at + i] = static_cast<std::uint8_t>(seq_ >> (56 - 8 * i));
-    std::memcpy(out.data(), frame_.data(), message_len);
-    dev_.tx_commit(message_len);
+    std::memcpy(out.data(), frame_.data(), frame_.size());
+    dev_.tx_commit(frame_.size());
     outstanding_ = true;
     sent_at_ = rt::steady_now();  // the send is submitted by the flush
     dev_.flush();
@@ -187,7 +194,7 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
   ipv4_addr addr_, peer_;
   sampler& smp_;
   latch& done_;
-  std::array<std::uint8_t, message_len> frame_{};
+  std::vector<std::uint8_t> frame_;  // --frame-bytes long
   std::uint64_t seq_ = 0, lost_ = 0, strays_ = 0;
   bool outstanding_ = false, finished_ = false;
   time_point sent_at_{};
@@ -226,12 +233,17 @@ int raw_ping(const options& o) {
   const net::stack_config cfg = device_config(o);
   std::unique_ptr<io::device> dev = open_device_or_report(sched, cfg, false);  // t0 is the flush already
   if (!dev) return exit_usage;
+  if (static_cast<std::size_t>(o.frame_bytes) > std::size_t{dev->mtu()} + eth_len) {
+    std::fprintf(stderr, "latency-bench raw-ping: --frame-bytes %d exceeds %s's MTU %u + %zu\n", o.frame_bytes,
+                 dev->name().c_str(), static_cast<unsigned>(dev->mtu()), eth_len);
+    return exit_usage;
+  }
   raw_pinger ping(sched, *dev, o, smp, done);
   running = &ping;
   sched.block_on(wait_for(done));
   running = nullptr;
-  const std::string extra =
-      "lost=" + std::to_string(ping.lost()) + " strays=" + std::to_string(ping.strays());
+  const std::string extra = "frame_bytes=" + std::to_string(o.frame_bytes) + " lost=" + std::to_string(ping.lost()) +
+                            " strays=" + std::to_string(ping.strays());
   return smp.report(device_label(*dev), extra);
 }
 

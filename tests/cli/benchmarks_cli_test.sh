@@ -32,6 +32,10 @@ expect "latency-bench: no mode -> exit 2 with usage" 2 "usage" latency-bench
 expect "latency-bench: unknown mode -> exit 2" 2 "usage" latency-bench fly
 expect "latency-bench: bad --backend -> exit 2 naming the choices" 2 "af_packet" \
   latency-bench raw-pong --iface lo --addr 198.18.0.2/24 --backend dpdk
+expect "latency-bench: --frame-bytes below 64 -> exit 2" 2 "--frame-bytes takes 64..1514" \
+  latency-bench raw-ping --iface lo --addr 198.18.0.2/24 --peer 198.18.0.3 --peer-mac 02:00:00:00:00:03 --frame-bytes 63
+expect "latency-bench: --frame-bytes on tcp-ping -> exit 2" 2 "--frame-bytes does not apply to tcp-ping" \
+  latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --frame-bytes 130
 expect "handshake-bench: bad --xdp-mode -> exit 2" 2 "native" \
   handshake-bench coronet --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --backend af_xdp --xdp-mode turbo
 
