@@ -61,7 +61,7 @@ enum class xmit_timer : std::uint8_t { none, rto, tlp, reorder, persist };
 
 // Per-connection counters, the numbers `ss -ti` shows.
 struct conn_stats {
-  // The ones every segment touches first, on one cache line.
+  // The ones every segment touches, first and together (48 bytes).
   std::uint64_t segs_in = 0, segs_out = 0, data_segs_in = 0, data_segs_out = 0;
   std::uint64_t bytes_acked = 0, delivered = 0;
   std::uint64_t retrans_segs = 0, retrans_bytes = 0, rto_expiries = 0, fast_retrans = 0, tlp_probes = 0;
@@ -159,7 +159,7 @@ struct connection {
 
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   conn_stats st;
-  // Last: 260 bytes that in-order traffic only asks "empty?", kept off the
+  // Last: 264 bytes that in-order traffic only asks "empty?", kept off the
   // cache lines the fields above share.
   seq_ranges<32> ofo;           // out-of-order ranges held in rcvbuf past its readable bytes
 
