@@ -50,7 +50,7 @@ class ipv4_reassembly {
   // When the oldest datagram in progress times out; nullopt when none is.
   std::optional<time_point> next_deadline() const;
 
-  std::size_t in_progress() const { return live_; }                   // datagrams being reassembled
+  std::size_t in_progress() const { return live_; }  // datagrams being reassembled
   std::size_t capacity() const { return slots_.size(); }  // most at one time
   static std::size_t bytes_per_slot();               // what one slot counts against the threshold
 

@@ -78,16 +78,12 @@ inline std::uint32_t csum_add(std::uint32_t sum, bytes data) {
 }
 
 // Folds the accumulator to 16 bits and complements it: the value to store.
-inline std::uint16_t csum_fold(std::uint32_t sum) {
-  sum = (sum & 0xffffu) + (sum >> 16);
-  sum = (sum & 0xffffu) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum & 0xffffu);
-}
+inline std::uint16_t csum_fold(std::uint32_t sum) { return static_cast<std::uint16_t>(~detail::fold16(sum) & 0xffffu); }
 
 // csum_fold(csum_add(0, data)).
 inline std::uint16_t internet_checksum(bytes data) { return csum_fold(csum_add(0, data)); }
 
-// Sum of the IPv4 pseudo-header: src, dst, zero, protocol, length.
+// Sum of the IPv4 pseudo-header (RFC 9293 3.1): src, dst, zero, protocol, length.
 inline std::uint32_t pseudo_header_sum(ipv4_addr src, ipv4_addr dst, std::uint8_t proto, std::uint16_t length) {
   std::uint32_t s = 0;
   s += src.value >> 16;
