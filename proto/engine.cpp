@@ -499,6 +499,7 @@ std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c);
 
 const counters& engine::stats() const { return p_->stats; }
 void engine::set_observer(segment_observer* o) { p_->tcp.set_observer(o); }
+void engine::set_header_prediction(bool on) { p_->tcp.set_header_prediction(on); }
 void engine::set_frame_sink(frame_sink* s) { p_->sink = s; }
 const settings& engine::config() const { return p_->cfg; }
 const interface_config& engine::iface() const { return p_->iface; }

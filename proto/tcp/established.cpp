@@ -26,6 +26,7 @@ constexpr auto paws_idle = std::chrono::hours(24 * 24);
 }  // namespace
 
 void layer::impl::sync_input(connection& c, const segment_in& s, time_point now) {
+  if (header_prediction && predicted(c, s)) return fast_input(c, s, now);  // header_prediction.cpp
   ++c.st.segs_in;
   // Linux tcp_timewait_state_process: a new SYN above RCV.NXT may reuse a
   // TIME-WAIT tuple when a listener wants it.

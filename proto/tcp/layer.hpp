@@ -79,6 +79,10 @@ class layer {
   void set_keepalive(conn_id c, bool on, time_point now);
 
   void set_observer(segment_observer* o);
+  // Header prediction (on by default): in-order segments of an established
+  // connection with nothing to repair skip the general input path. Off, every
+  // segment takes the general path: for differential tests and A/B timing.
+  void set_header_prediction(bool on);
 
  private:
   struct impl;

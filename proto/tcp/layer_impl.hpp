@@ -49,6 +49,7 @@ struct layer::impl {
   ip_output& out;
   event_sink& events;
   segment_observer* observer = nullptr;
+  bool header_prediction = true;
 
   isn_generator isn;
   syn_cookies cookies;
@@ -146,6 +147,9 @@ struct layer::impl {
 
   // --- established.cpp ---
   void sync_input(connection& c, const segment_in& s, time_point now);
+  // --- header_prediction.cpp: the fast path of sync_input ---
+  bool predicted(const connection& c, const segment_in& s) const;
+  void fast_input(connection& c, const segment_in& s, time_point now);
   void on_established(connection& c, time_point now);  // data-transfer state starts
   // False when the connection is gone.
   bool process_data(connection& c, const segment_in& s, time_point now, bool& ack_now);

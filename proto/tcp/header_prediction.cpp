@@ -1,0 +1,147 @@
+// proto/tcp/header_prediction.cpp - the fast path of sync_input (Van
+// Jacobson's header prediction, RFC 1323 appendix A's sketch; Linux
+// tcp_rcv_established() with pred_flags). A segment that is what an
+// established connection expects next - only ACK (and PSH) set, SEQ = RCV.NXT,
+// ACK = SND.MAX, timestamps in order, no SACK blocks - while neither
+// side has anything to repair goes straight to the ACK bookkeeping and the
+// receive ring.
+//
+// The fast path is an exact shortcut: for every segment predicted() accepts,
+// fast_input() leaves the connection, the counters it shares with the general
+// path, the events and the frames sent exactly as sync_input's general path
+// would (tests/proto/tcp/header_prediction_test.cpp runs the same simulated
+// transfers both ways and compares every frame). Each step below names the
+// general-path step it stands for; what it leaves out is what predicted()
+// has ruled out.
+#include <algorithm>
+
+#include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/seq.hpp"
+
+namespace coronet::tcp {
+
+namespace tf = wire::tcp_flag;
+
+bool layer::impl::predicted(const connection& c, const segment_in& s) const {
+  const wire::tcp_header& h = s.h;
+  // Linux pred_flags: ACK alone (PSH ignored), in sequence. Unlike Linux,
+  // a new window is no reason to leave: SWS avoidance moves the advertised
+  // edge in steps, so in a request/response exchange nearly every segment
+  // carries another window, and taking it is the same few lines either way.
+  if (c.state != tcp_state::established || (h.flags & ~tf::psh) != tf::ack || h.seq != c.rcv_nxt) return false;
+  if (h.options.sack_count != 0) return false;
+  // RFC 7323 5.3: TSval not older than TS.Recent, so PAWS passes (and the
+  // idle-24-days exception never matters). Without timestamps negotiated the
+  // general path ignores the option too.
+  if (c.ts_ok && (!h.options.timestamps || seq_lt(h.options.timestamps->tsval, c.ts_recent))) return false;
+  // Everything sent is acknowledged (or was already): the retransmission
+  // queue ends up empty, so no loss detection, no duplicate ACK.
+  if (h.ack != c.snd_max) return false;
+  // The sender has nothing to repair and no FIN to see acknowledged.
+  if (c.ca != ca_state::open || c.sacked_out != 0 || c.lost_out != 0 || c.retrans_out != 0 || c.dupacks != 0 ||
+      c.fin_queued)
+    return false;
+  // The receiver holds nothing out of order, reports no SACK block, and has
+  // room for all of it (RFC 9293 3.10.7.4: acceptable, not trimmed).
+  if (!c.ofo.empty() || c.sack_recent_n != 0 || c.ofo_fin || c.released) return false;
+  return s.payload.size() <= c.rcvbuf.free();
+}
+
+void layer::impl::fast_input(connection& c, const segment_in& s, time_point now) {
+  const wire::tcp_header& h = s.h;
+  ++c.st.segs_in;
+  c.last_recv = now;
+  c.keepalive_probes_out = 0;
+  // RFC 7323 4.3: TS.Recent follows segments that cover Last.ACK.sent.
+  if (c.ts_ok && seq_leq(h.seq, c.last_ack_sent)) {
+    c.ts_recent = h.options.timestamps->tsval;
+    c.ts_recent_at = now;
+  }
+
+  // --- the ACK (process_ack, for ACK = SND.MAX with nothing SACKed or lost) ---
+  const std::uint32_t ack = h.ack;
+  const std::uint32_t prior_in_flight = c.in_flight();
+  const std::uint64_t prior_delivered = c.st.delivered;
+  const bool advanced = seq_gt(ack, c.snd_una);
+  std::optional<duration> rtt_sample;
+  if (advanced) {
+    pop_acked(c, ack, now, rtt_sample);
+    std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
+    c.sndbuf.consume(data);
+    c.st.bytes_acked += data;
+    c.snd_una = ack;
+    if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
+    c.retries = 0;
+    c.probes = 0;
+    if (c.tlp_out && seq_geq(ack, c.tlp_end)) c.tlp_out = false;
+  }
+  // RFC 9293 3.10.7.4: the send window comes from newer segments only.
+  if (seq_lt(c.snd_wl1, h.seq) || (c.snd_wl1 == h.seq && seq_leq(c.snd_wl2, ack))) {
+    std::uint32_t w = static_cast<std::uint32_t>(h.window) << c.snd_wscale;
+    c.snd_wnd = w;
+    c.snd_wl1 = h.seq;
+    c.snd_wl2 = ack;
+    c.max_snd_wnd = std::max(c.max_snd_wnd, w);
+    if (w > 0) c.probes = 0;
+  }
+  if (advanced) {
+    // RFC 7323 4.1: with timestamps, retransmitted data still yields a sample.
+    if (!rtt_sample && c.ts_ok && h.options.timestamps->tsecr != 0) {
+      std::uint32_t ms = ts_clock(now) - h.options.timestamps->tsecr;
+      if (ms < (1u << 31)) rtt_sample = std::chrono::milliseconds(ms);
+    }
+    if (rtt_sample) c.rtt.sample(*rtt_sample);
+    c.rto = c.rtt.rto();  // RFC 6298 5.7
+    rearm_xmit(c, now);   // the queue is empty: the timer stops (RFC 6298 5.2)
+    std::uint32_t delivered = static_cast<std::uint32_t>(c.st.delivered - prior_delivered);
+    if (delivered > 0 && c.cc) {
+      cc_ack a;
+      a.acked = delivered;
+      a.in_flight = prior_in_flight;
+      a.cwnd_limited = c.cwnd_limited;
+      a.rtt = rtt_sample ? *rtt_sample : duration{-1};
+      a.min_rtt = c.rtt.has_sample() ? c.rtt.min_rtt() : duration{-1};
+      a.now = now;
+      c.cc->on_ack(a);
+    }
+    maybe_grow_sndbuf(c);
+    // Wake a blocked writer once a useful amount is free (Linux sk_stream_wspace).
+    if (c.send_blocked && c.sndbuf.free() >= std::max<std::size_t>(c.sndbuf.capacity() / 4, 1)) {
+      c.send_blocked = false;
+      notify(c, event::kind::writable);
+    }
+  }
+
+  // --- the data (process_data, in order, all of it fits) ---
+  bool ack_now = false;
+  if (!s.payload.empty()) {
+    stats.bump(counter::tcp_hp_hits);
+    ++c.st.data_segs_in;
+    const auto n = static_cast<std::uint32_t>(s.payload.size());
+    // Linux tcp_measure_rcv_mss: the largest segment seen is "full-sized".
+    c.rcv_mss_seen = std::max<std::uint32_t>(c.rcv_mss_seen, std::min<std::uint32_t>(n, c.rcv_mss));
+    c.ack_pending = true;
+    c.rcvbuf.write_at(0, s.payload);
+    c.rcvbuf.commit(n);
+    c.rcv_nxt += n;
+    c.bytes_received += n;
+    notify(c, event::kind::readable);
+    // RFC 5681 4.2 / Linux __tcp_ack_snd_check: at once in quick-ACK mode or
+    // after more than one full segment; otherwise the ACK may wait.
+    ack_now = c.quickacks > 0 || c.rcv_nxt - c.last_ack_sent > c.rcv_mss_seen;
+  } else {
+    stats.bump(counter::tcp_hp_acks);
+  }
+
+  // --- as sync_input ends ---
+  transmit(c, now);  // data going out carries the ACK
+  if (c.ack_pending) {
+    if (ack_now)
+      send_ack(c, now);
+    else if (c.delack_at == no_deadline)
+      c.delack_at = now + cfg.tcp_delack;  // Linux TCP_DELACK_MIN
+  }
+  rearm(c);
+}
+
+}  // namespace coronet::tcp
