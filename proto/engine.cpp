@@ -43,6 +43,10 @@ constexpr std::size_t eth_len = wire::ethernet_header_len;
 constexpr std::size_t eth_min_frame = 60;  // ETH_ZLEN: shorter frames are padded
 constexpr std::size_t tx_slots = 256;
 
+// i modulo n for i < 2 * n (a head below n plus a count up to n): a compare,
+// not a division, on every frame and event.
+std::size_t wrap(std::size_t i, std::size_t n) { return i >= n ? i - n : i; }
+
 // Outgoing frames, copied out by next_frame(). Slots are preallocated; a
 // frame is written in place between reserve() and commit().
 class tx_ring {
@@ -52,17 +56,17 @@ class tx_ring {
 
   mut_bytes reserve() {
     if (count_ == len_.size()) return {};
-    return slot((head_ + count_) % len_.size());
+    return slot(wrap(head_ + count_, len_.size()));
   }
   void commit(std::size_t len) {
     assert(count_ < len_.size() && len <= slot_size_);
-    len_[(head_ + count_) % len_.size()] = len;
+    len_[wrap(head_ + count_, len_.size())] = len;
     ++count_;
   }
   bool empty() const { return count_ == 0; }
   bytes front() { return slot(head_).first(len_[head_]); }
   void pop() {
-    head_ = (head_ + 1) % len_.size();
+    head_ = wrap(head_ + 1, len_.size());
     --count_;
   }
 
@@ -81,13 +85,13 @@ class fifo {
   explicit fifo(std::size_t cap) : buf_(cap) {}
   void push(const T& v) {
     if (size_ == buf_.size()) grow();
-    buf_[(head_ + size_) % buf_.size()] = v;
+    buf_[wrap(head_ + size_, buf_.size())] = v;
     ++size_;
   }
   std::optional<T> pop() {
     if (size_ == 0) return std::nullopt;
     T v = buf_[head_];
-    head_ = (head_ + 1) % buf_.size();
+    head_ = wrap(head_ + 1, buf_.size());
     --size_;
     return v;
   }

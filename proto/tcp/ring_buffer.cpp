@@ -6,6 +6,13 @@
 
 namespace coronet::tcp {
 
+namespace {
+// pos modulo cap for pos < 2 * cap: every position here is the head (< cap)
+// plus at most cap. A compare instead of a division, which costs tens of
+// cycles and sits on every read, write and ACK.
+std::size_t wrap(std::size_t pos, std::size_t cap) { return pos >= cap ? pos - cap : pos; }
+}  // namespace
+
 // Not zero-filled: bytes are only read after they were written, and zeroing
 // 128 KiB per connection (fresh pages from mmap) cost ~100 us per handshake.
 ring_buffer::ring_buffer(std::size_t capacity)
@@ -14,7 +21,7 @@ ring_buffer::ring_buffer(std::size_t capacity)
 std::size_t ring_buffer::write(bytes data) {
   assert(data.empty() || has_storage());
   std::size_t n = std::min(data.size(), free());
-  std::size_t tail = (head_ + len_) % (cap_ ? cap_ : 1);
+  std::size_t tail = wrap(head_ + len_, cap_);
   std::size_t first = std::min(n, cap_ - tail);
   if (first) std::memcpy(buf_.get() + tail, data.data(), first);
   if (n > first) std::memcpy(buf_.get(), data.data() + first, n - first);
@@ -25,7 +32,7 @@ std::size_t ring_buffer::write(bytes data) {
 void ring_buffer::write_at(std::size_t offset, bytes data) {
   assert(len_ + offset + data.size() <= cap_ && has_storage());
   if (data.empty()) return;
-  std::size_t pos = (head_ + len_ + offset) % cap_;
+  std::size_t pos = wrap(head_ + len_ + offset, cap_);
   std::size_t first = std::min(data.size(), cap_ - pos);
   std::memcpy(buf_.get() + pos, data.data(), first);
   if (data.size() > first) std::memcpy(buf_.get(), data.data() + first, data.size() - first);
@@ -61,13 +68,13 @@ void ring_buffer::consume(std::size_t n) {
   len_ -= n;
   // The head moves on even when the buffer empties: out-of-order bytes placed
   // by write_at() sit at fixed offsets from it.
-  if (cap_) head_ = (head_ + n) % cap_;
+  head_ = wrap(head_ + n, cap_);
 }
 
 std::pair<bytes, bytes> ring_buffer::peek(std::size_t offset, std::size_t n) const {
   assert(offset + n <= len_);
   if (n == 0) return {};
-  std::size_t start = (head_ + offset) % cap_;
+  std::size_t start = wrap(head_ + offset, cap_);
   std::size_t first = std::min(n, cap_ - start);
   bytes a{buf_.get() + start, first};
   bytes b = n > first ? bytes{buf_.get(), n - first} : bytes{};
