@@ -65,6 +65,7 @@ namespace coronet {
   X(tcp_sndbuf_grows, "TcpExtTCPSndBufGrows") /* coronet: send buffer autotuning steps */ \
   X(tcp_hp_hits, "TcpExtTCPHPHits")   /* data segments taken by header prediction */ \
   X(tcp_hp_acks, "TcpExtTCPHPAcks")   /* pure ACKs taken by header prediction */ \
+  X(tcp_fast_xmit, "TcpExtTCPFastXmit") /* coronet: data segments sent by the one-segment transmit */ \
   /* IPv4 reassembly (RFC 791, RFC 1122 3.3.2) */                              \
   X(ip_reasm_reqds, "IpReasmReqds")                                            \
   X(ip_reasm_oks, "IpReasmOKs")

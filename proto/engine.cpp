@@ -133,6 +133,15 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   wire::ipv4_header ip_header(ipv4_addr dst, wire::ip_proto proto, std::size_t payload_len) const;
   template <class Build>
   bool output_ip(wire::ipv4_header h, time_point now, Build&& build);
+  // output_ip in two halves: route, neighbour, buffer, Ethernet and IPv4
+  // headers (h.id is set); then the commit once the L4 bytes are written.
+  struct out_slot {
+    mut_bytes buf;  // the whole frame
+    ipv4_addr next_hop;
+    bool send_now = false;  // into the TX ring; else the neighbour's queue
+  };
+  bool begin_ip(wire::ipv4_header& h, time_point now, out_slot& slot);
+  void end_ip(const out_slot& slot, std::size_t l4_len);
   mut_bytes tx_reserve();
   void tx_commit(mut_bytes slot, std::size_t len);
   void send_arp(wire::arp_op op, mac_addr eth_dst, mac_addr tha, ipv4_addr tpa);
@@ -141,6 +150,8 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   // tcp::ip_output
   bool send_segment(ipv4_addr dst, const wire::tcp_header& h, bytes payload, bytes payload2,
                     time_point now) override;
+  mut_bytes reserve_segment(ipv4_addr dst, std::size_t len, time_point now) override;
+  void commit_segment(std::size_t len) override;
   bool has_route(ipv4_addr dst) const override { return route(dst).has_value(); }
   // tcp::event_sink
   void push(const event& e) override { events.push(e); }
@@ -161,6 +172,7 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   tx_ring tx;
   bool tx_full_reported = false;
   frame_sink* sink = nullptr;
+  out_slot tcp_slot;  // between reserve_segment() and commit_segment()
   bool slot_in_sink = false;  // the slot tx_reserve() returned is the sink's
   arp::neighbor_cache neigh;
   fifo<event> events;
@@ -314,6 +326,15 @@ wire::ipv4_header engine::impl::ip_header(ipv4_addr dst, wire::ip_proto proto, s
 // __neigh_event_send()). build(out) returns the L4 length, 0 on failure.
 template <class Build>
 bool engine::impl::output_ip(wire::ipv4_header h, time_point now, Build&& build) {
+  out_slot slot;
+  if (!begin_ip(h, now, slot)) return false;
+  std::size_t l4 = build(slot.buf.subspan(eth_len + wire::ipv4_min_header_len));
+  if (l4 == 0) return false;
+  end_ip(slot, l4);
+  return true;
+}
+
+bool engine::impl::begin_ip(wire::ipv4_header& h, time_point now, out_slot& slot) {
   auto nh = route(h.dst);
   if (!nh) {
     stats.bump(drop::ip_out_no_routes);
@@ -339,16 +360,18 @@ bool engine::impl::output_ip(wire::ipv4_header h, time_point now, Build&& build)
   wire::emit(eh, buf);
   h.id = ip_id++;
   if (wire::emit(h, buf.subspan(eth_len)) == 0) return false;
-  std::size_t l4 = build(buf.subspan(eth_len + wire::ipv4_min_header_len));
-  if (l4 == 0) return false;
-  std::size_t n = wire::ipv4_min_header_len + l4;
-  if (d.send_now) {
-    tx_commit(buf, eth_len + n);
+  slot = out_slot{buf, next_hop, d.send_now};
+  return true;
+}
+
+void engine::impl::end_ip(const out_slot& slot, std::size_t l4_len) {
+  std::size_t n = eth_len + wire::ipv4_min_header_len + l4_len;
+  if (slot.send_now) {
+    tx_commit(slot.buf, n);
   } else {
-    neigh.commit(next_hop, eth_len + n);
+    neigh.commit(slot.next_hop, n);
   }
   stats.bump(counter::ip_out_requests);
-  return true;
 }
 
 void engine::impl::send_arp(wire::arp_op op, mac_addr eth_dst, mac_addr tha, ipv4_addr tpa) {
@@ -392,6 +415,20 @@ bool engine::impl::send_segment(ipv4_addr dst, const wire::tcp_header& th, bytes
   h.dont_fragment = true;  // Linux sets DF on TCP (path MTU discovery)
   return output_ip(h, now, [&](mut_bytes out) { return wire::emit(th, payload, iface.addr, dst, out, payload2); });
 }
+
+mut_bytes engine::impl::reserve_segment(ipv4_addr dst, std::size_t len, time_point now) {
+  // As send_segment; TCP asks only for segments within its MSS, which fit.
+  if (wire::ipv4_min_header_len + len > iface.mtu) {
+    stats.bump(drop::ip_out_too_big);
+    return {};
+  }
+  wire::ipv4_header h = ip_header(dst, wire::ip_proto::tcp, len);
+  h.dont_fragment = true;
+  if (!begin_ip(h, now, tcp_slot)) return {};
+  return tcp_slot.buf.subspan(eth_len + wire::ipv4_min_header_len, len);
+}
+
+void engine::impl::commit_segment(std::size_t len) { end_ip(tcp_slot, len); }
 
 // ---------------------------------------------------------------- engine
 
@@ -503,7 +540,7 @@ std::optional<conn_info> engine::info(conn_id c) const { return p_->tcp.info(c);
 
 const counters& engine::stats() const { return p_->stats; }
 void engine::set_observer(segment_observer* o) { p_->tcp.set_observer(o); }
-void engine::set_header_prediction(bool on) { p_->tcp.set_header_prediction(on); }
+void engine::set_fast_paths(bool on) { p_->tcp.set_fast_paths(on); }
 void engine::set_frame_sink(frame_sink* s) { p_->sink = s; }
 const settings& engine::config() const { return p_->cfg; }
 const interface_config& engine::iface() const { return p_->iface; }

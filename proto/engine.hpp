@@ -175,8 +175,8 @@ class engine {
   // --- observing ---
   const counters& stats() const;
   void set_observer(segment_observer* o);  // nullptr to stop
-  // TCP header prediction, on by default (tcp::layer::set_header_prediction).
-  void set_header_prediction(bool on);
+  // TCP's fast paths, on by default (tcp::layer::set_fast_paths).
+  void set_fast_paths(bool on);
   // Frames built while a sink is set go straight into its buffers whenever
   // the engine's own ring is empty (order is kept); next_frame() hands out
   // the rest. nullptr: everything waits in the ring for next_frame().

@@ -46,6 +46,7 @@ bool layer::impl::process_ack(connection& c, const segment_in& s, time_point now
     std::size_t popped = popped_before - c.txq.size();
     std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
     c.sndbuf.consume(data);
+    c.sndbuf.rewind_if_empty();
     c.st.bytes_acked += data;
     c.snd_una = ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;

@@ -26,7 +26,7 @@ constexpr auto paws_idle = std::chrono::hours(24 * 24);
 }  // namespace
 
 void layer::impl::sync_input(connection& c, const segment_in& s, time_point now) {
-  if (header_prediction && predicted(c, s)) return fast_input(c, s, now);  // header_prediction.cpp
+  if (fast_paths && predicted(c, s)) return fast_input(c, s, now);  // fast_path.cpp
   ++c.st.segs_in;
   // Linux tcp_timewait_state_process: a new SYN above RCV.NXT may reuse a
   // TIME-WAIT tuple when a listener wants it.
@@ -369,6 +369,7 @@ std::size_t layer::impl::recv(conn_id id, mut_bytes buf, time_point now) {
   connection* c = find(id);
   if (!c) return 0;
   std::size_t n = c->rcvbuf.read(buf);
+  if (c->ofo.empty()) c->rcvbuf.rewind_if_empty();  // nothing placed past the readable bytes
   if (n) window_update(*c, now);
   return n;
 }

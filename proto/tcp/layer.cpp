@@ -281,6 +281,6 @@ void layer::set_keepalive(conn_id id, bool on, time_point now) {
 }
 
 void layer::set_observer(segment_observer* o) { p_->observer = o; }
-void layer::set_header_prediction(bool on) { p_->header_prediction = on; }
+void layer::set_fast_paths(bool on) { p_->fast_paths = on; }
 
 }  // namespace coronet::tcp

@@ -32,6 +32,14 @@ class ip_output {
   // on_tx_space().
   virtual bool send_segment(ipv4_addr dst, const wire::tcp_header& h, bytes payload, bytes payload2,
                             time_point now) = 0;
+  // The data path's shortcut around send_segment: the `len` bytes of a TCP
+  // segment to `dst`, inside a frame whose Ethernet and IPv4 headers are
+  // written. TCP fills them (checksum included) and calls commit_segment(len)
+  // before anything else is sent. Empty, with the drop counted as
+  // send_segment counts it, when the frame cannot be queued. Never larger
+  // than the interface MTU allows.
+  virtual mut_bytes reserve_segment(ipv4_addr dst, std::size_t len, time_point now) = 0;
+  virtual void commit_segment(std::size_t len) = 0;
   // True when `dst` is on the subnet or a gateway is configured.
   virtual bool has_route(ipv4_addr dst) const = 0;
 };
@@ -79,10 +87,11 @@ class layer {
   void set_keepalive(conn_id c, bool on, time_point now);
 
   void set_observer(segment_observer* o);
-  // Header prediction (on by default): in-order segments of an established
-  // connection with nothing to repair skip the general input path. Off, every
-  // segment takes the general path: for differential tests and A/B timing.
-  void set_header_prediction(bool on);
+  // The data path's fast paths (on by default, proto/tcp/fast_path.cpp):
+  // header prediction on input, and a one-segment transmit on output. Off,
+  // every segment takes the general path: for differential tests and A/B
+  // timing. Either way the same segments go out.
+  void set_fast_paths(bool on);
 
  private:
   struct impl;

@@ -49,7 +49,7 @@ struct layer::impl {
   ip_output& out;
   event_sink& events;
   segment_observer* observer = nullptr;
-  bool header_prediction = true;
+  bool fast_paths = true;  // fast_path.cpp
 
   isn_generator isn;
   syn_cookies cookies;
@@ -147,9 +147,11 @@ struct layer::impl {
 
   // --- established.cpp ---
   void sync_input(connection& c, const segment_in& s, time_point now);
-  // --- header_prediction.cpp: the fast path of sync_input ---
+  // --- fast_path.cpp: header prediction (sync_input's fast path) and the
+  // one-segment transmit (transmit's) ---
   bool predicted(const connection& c, const segment_in& s) const;
   void fast_input(connection& c, const segment_in& s, time_point now);
+  bool fast_transmit(connection& c, time_point now);  // false: not its case, nothing done
   void on_established(connection& c, time_point now);  // data-transfer state starts
   // False when the connection is gone.
   bool process_data(connection& c, const segment_in& s, time_point now, bool& ack_now);

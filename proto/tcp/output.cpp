@@ -356,6 +356,7 @@ void layer::impl::transmit(connection& c, time_point now) {
     rearm(c);  // as the full path does: callers may have moved a timer
     return;
   }
+  if (fast_transmit(c, now)) return;  // one segment takes it all (fast_path.cpp)
   auto cwnd = [&] { return c.cc ? c.cc->cwnd() : 0xffffffffu; };
   std::uint32_t wnd_end = c.snd_una + c.snd_wnd;
 

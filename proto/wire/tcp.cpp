@@ -78,4 +78,29 @@ std::size_t emit(const tcp_header& h, bytes payload, ipv4_addr src, ipv4_addr ds
   return len;
 }
 
+std::size_t emit_data_segment(const data_segment& s, bytes payload, bytes payload2, ipv4_addr src, ipv4_addr dst,
+                              mut_bytes out) {
+  const std::size_t header_len = data_segment_header_len(s.has_ts);
+  const std::size_t len = header_len + payload.size() + payload2.size();
+  if (out.size() < len) return 0;
+  std::uint8_t* p = out.data();
+  store_be16(p, s.src_port);
+  store_be16(p + 2, s.dst_port);
+  store_be32(p + 4, s.seq);
+  store_be32(p + 8, s.ack);
+  p[12] = static_cast<std::uint8_t>((header_len / 4) << 4);
+  p[13] = s.flags;
+  store_be16(p + 14, s.window);
+  store_be32(p + 16, 0);  // checksum (filled below), urgent pointer
+  if (s.has_ts) {
+    store_be32(p + 20, tcp_aligned_timestamps);
+    store_be32(p + 24, s.ts.tsval);
+    store_be32(p + 28, s.ts.tsecr);
+  }
+  if (!payload.empty()) std::memcpy(p + header_len, payload.data(), payload.size());
+  if (!payload2.empty()) std::memcpy(p + header_len + payload.size(), payload2.data(), payload2.size());
+  store_be16(p + 16, csum_fold(csum_add(pseudo_sum(src, dst, len), bytes(p, len))));
+  return len;
+}
+
 }  // namespace coronet::wire

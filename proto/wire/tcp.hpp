@@ -53,4 +53,20 @@ std::size_t tcp_header_len(const tcp_header& h);
 std::size_t emit(const tcp_header& h, bytes payload, ipv4_addr src, ipv4_addr dst, mut_bytes out,
                  bytes payload2 = {});
 
+// What the data path sends on an established connection: no option but
+// timestamps. emit_data_segment() writes the same bytes as emit() of the
+// equivalent tcp_header (urgent pointer 0), without building one.
+struct data_segment {
+  std::uint16_t src_port = 0, dst_port = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint8_t flags = 0;
+  std::uint16_t window = 0;
+  bool has_ts = false;
+  tcp_timestamps ts;
+};
+inline std::size_t data_segment_header_len(bool has_ts) { return has_ts ? tcp_min_header_len + 12 : tcp_min_header_len; }
+// Returns the segment length, or 0 if `out` is too small.
+std::size_t emit_data_segment(const data_segment& s, bytes payload, bytes payload2, ipv4_addr src, ipv4_addr dst,
+                              mut_bytes out);
+
 }  // namespace coronet::wire

@@ -17,7 +17,7 @@ constexpr std::size_t timestamps_len = 10;     // RFC 7323 3.2
 constexpr std::size_t sack_block_len = 8;      // RFC 2018 3: a left and a right edge
 constexpr std::size_t max_sack_blocks = 4;     // RFC 2018 3: 4 blocks fill the 40-byte area
 // NOP, NOP, kind 8, length 10: timestamps alone, on a 4-byte boundary (RFC 7323 Appendix A).
-constexpr std::uint32_t aligned_timestamps = 0x0101080au;
+constexpr std::uint32_t aligned_timestamps = tcp_aligned_timestamps;
 
 // Timestamps and nothing else: what every segment of an established
 // connection that negotiated them carries, unless SACK blocks are due.

@@ -37,6 +37,9 @@ struct tcp_options {
 };
 
 inline constexpr std::size_t tcp_max_options_len = 40;
+// NOP NOP kind=8 len=10: the timestamps option on a 4-byte boundary, as
+// Linux (and emit_tcp_options) lays it out when it travels alone.
+inline constexpr std::uint32_t tcp_aligned_timestamps = 0x0101080au;
 
 // Parses the option area (data offset bytes past the 20-byte header).
 // A length byte of 0 or 1, a length running past the area, or a known kind

@@ -47,6 +47,27 @@ struct recording_output : tcp::ip_output {
     segs.push_back(std::move(r));
     return true;
   }
+  // The fast transmit writes the segment itself: read it back through the
+  // real parser (checksum included) and record it like the others.
+  std::vector<std::uint8_t> slot;
+  ipv4_addr slot_dst;
+  mut_bytes reserve_segment(ipv4_addr dst, std::size_t len, time_point) override {
+    if (refuse > 0) {
+      --refuse;
+      return {};
+    }
+    slot.assign(len, 0xa5);
+    slot_dst = dst;
+    return slot;
+  }
+  void commit_segment(std::size_t len) override {
+    REQUIRE(len == slot.size());
+    auto v = wire::tcp_view::parse(slot, self, slot_dst);
+    REQUIRE(v.has_value());
+    seg_record r{self, slot_dst, v->header(), {}};
+    r.data.assign(v->payload().begin(), v->payload().end());
+    segs.push_back(std::move(r));
+  }
   bool has_route(ipv4_addr) const override { return route; }
 };
 

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 #include "proto/wire/checksum.hpp"
@@ -238,4 +240,51 @@ TEST_CASE("tcp: a 64 KiB segment (a TSO super-frame) checksums and parses") {
   CHECK(v->payload().size() == data.size());
   s[s.size() - 1] ^= 1;
   CHECK(error_of(s) == drop::tcp_bad_checksum);
+}
+
+TEST_CASE("tcp: emit_data_segment writes the bytes emit writes for the same header, with and without timestamps") {
+  std::mt19937_64 rng(5);
+  std::vector<std::uint8_t> data(3000);
+  for (auto& b : data) b = static_cast<std::uint8_t>(rng());
+  for (int i = 0; i < 400; ++i) {
+    data_segment d;
+    d.src_port = static_cast<std::uint16_t>(rng());
+    d.dst_port = static_cast<std::uint16_t>(rng());
+    d.seq = static_cast<std::uint32_t>(rng());
+    d.ack = static_cast<std::uint32_t>(rng());
+    d.flags = static_cast<std::uint8_t>(rng());
+    d.window = static_cast<std::uint16_t>(rng());
+    d.has_ts = i % 2 == 0;
+    d.ts = tcp_timestamps{static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng())};
+    tcp_header h;
+    h.src_port = d.src_port;
+    h.dst_port = d.dst_port;
+    h.seq = d.seq;
+    h.ack = d.ack;
+    h.flags = d.flags;
+    h.window = d.window;
+    if (d.has_ts) h.options.timestamps = d.ts;
+    // Payload in one span or two, of every length class (odd, even, empty).
+    std::size_t n1 = rng() % 1500, n2 = i % 3 == 0 ? rng() % 1400 : 0;
+    bytes p1(data.data(), n1), p2(data.data() + 1500, n2);
+    std::vector<std::uint8_t> want(tcp_header_len(h) + n1 + n2), got(want.size() + 7, 0x5a);
+    REQUIRE(emit(h, p1, src, dst, want, p2) == want.size());
+    CAPTURE(i);
+    REQUIRE(data_segment_header_len(d.has_ts) == tcp_header_len(h));
+    REQUIRE(emit_data_segment(d, p1, p2, src, dst, got) == want.size());
+    CHECK(std::equal(want.begin(), want.end(), got.begin()));
+    CHECK(got[want.size()] == 0x5a);  // nothing written past the segment
+    auto v = tcp_view::parse(bytes(got.data(), want.size()), src, dst);
+    REQUIRE(v.has_value());
+    CHECK(v->header() == h);
+  }
+}
+
+TEST_CASE("tcp: emit_data_segment returns 0 for a buffer shorter than the segment") {
+  data_segment d;
+  d.has_ts = true;
+  std::vector<std::uint8_t> payload(10), out(41);
+  CHECK(emit_data_segment(d, payload, {}, src, dst, out) == 0);
+  out.resize(42);
+  CHECK(emit_data_segment(d, payload, {}, src, dst, out) == 42);
 }

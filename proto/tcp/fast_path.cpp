@@ -1,21 +1,27 @@
-// proto/tcp/header_prediction.cpp - the fast path of sync_input (Van
-// Jacobson's header prediction, RFC 1323 appendix A's sketch; Linux
-// tcp_rcv_established() with pred_flags). A segment that is what an
-// established connection expects next - only ACK (and PSH) set, SEQ = RCV.NXT,
-// ACK = SND.MAX, timestamps in order, no SACK blocks - while neither
-// side has anything to repair goes straight to the ACK bookkeeping and the
-// receive ring.
+// proto/tcp/fast_path.cpp - the data path's two shortcuts through the
+// general code, for what a request/response exchange does all the time.
 //
-// The fast path is an exact shortcut: for every segment predicted() accepts,
-// fast_input() leaves the connection, the counters it shares with the general
-// path, the events and the frames sent exactly as sync_input's general path
-// would (tests/proto/tcp/header_prediction_test.cpp runs the same simulated
-// transfers both ways and compares every frame). Each step below names the
-// general-path step it stands for; what it leaves out is what predicted()
-// has ruled out.
+// Input: header prediction (Van Jacobson's, RFC 1323 appendix A's sketch;
+// Linux tcp_rcv_established() with pred_flags). A segment that is what an
+// established connection expects next - only ACK (and PSH) set, SEQ = RCV.NXT,
+// ACK = SND.MAX, timestamps in order, no SACK blocks - while neither side has
+// anything to repair goes straight to the ACK bookkeeping and the receive ring.
+//
+// Output: the one-segment transmit. When everything unsent fits one segment
+// that cwnd, the peer's window and Nagle let go now, nothing is lost and no
+// SACK block or FIN is due, the segment is written straight into the frame
+// (ip_output::reserve_segment) instead of through a tcp_header and emit().
+//
+// Both are exact shortcuts: for every case they accept they leave the
+// connection, the counters they share with the general path, the events and
+// the frames sent exactly as the general path would
+// (tests/proto/tcp/fast_path_test.cpp runs the same simulated exchanges both
+// ways and compares every frame). Each step names the general-path step it
+// stands for; what it leaves out is what its conditions have ruled out.
 #include <algorithm>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/wire/tcp.hpp"
 #include "proto/tcp/seq.hpp"
 
 namespace coronet::tcp {
@@ -68,6 +74,7 @@ void layer::impl::fast_input(connection& c, const segment_in& s, time_point now)
     pop_acked(c, ack, now, rtt_sample);
     std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
     c.sndbuf.consume(data);
+    c.sndbuf.rewind_if_empty();
     c.st.bytes_acked += data;
     c.snd_una = ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
@@ -142,6 +149,84 @@ void layer::impl::fast_input(connection& c, const segment_in& s, time_point now)
       c.delack_at = now + cfg.tcp_delack;  // Linux TCP_DELACK_MIN
   }
   rearm(c);
+}
+
+bool layer::impl::fast_transmit(connection& c, time_point now) {
+  // transmit() has checked the state and tx_blocked, and that something is
+  // lost, unsent or waiting for a FIN.
+  if (!fast_paths || observer != nullptr || c.lost_out != 0 || c.fin_queued || c.sack_recent_n != 0 || c.dsack ||
+      !c.cc)
+    return false;
+  const std::uint32_t off = c.snd_nxt - c.snd_una;
+  const std::size_t buffered = c.sndbuf.size();
+  if (off >= buffered) return false;
+  const auto len = static_cast<std::uint32_t>(buffered - off);
+  const std::uint32_t seg_max = eff_mss(c);  // no SACK blocks due: MSS less timestamps
+  const std::size_t header_len = wire::data_segment_header_len(c.ts_ok);
+  // One segment takes all of it, and it fits our MTU (so reserve_segment
+  // fails only when the TX ring or the neighbour's queue is full).
+  if (len > seg_max || header_len + len > std::size_t{mss} + wire::tcp_min_header_len) return false;
+  // transmit's loop, first round: cwnd, then the peer's window (all of it
+  // fits, so SWS avoidance has nothing to hold back), then Nagle (RFC 9293
+  // 3.7.4) - any of them holding the segment back is the general path's case.
+  if (c.in_flight() >= c.cc->cwnd()) return false;
+  const std::uint32_t wnd_end = c.snd_una + c.snd_wnd;
+  const std::uint32_t usable = seq_lt(c.snd_nxt, wnd_end) ? wnd_end - c.snd_nxt : 0;
+  if (len > usable || (c.nagle && len < seg_max && !c.txq.empty())) return false;
+  // RFC 5681 4.1 (Linux tcp_cwnd_restart): after an idle RTO, start again
+  // from the initial window.
+  if (c.txq.empty() && cfg.tcp_slow_start_after_idle && c.last_send != time_point{} && now - c.last_send > c.rto)
+    c.cc->on_idle_restart(now);
+
+  // --- send_new_segment -> emit_conn -> emit, for <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK,PSH> ---
+  wire::data_segment d;
+  d.src_port = c.tuple.local_port;
+  d.dst_port = c.tuple.remote_port;
+  d.seq = c.snd_nxt;
+  d.ack = c.rcv_nxt;
+  d.flags = tf::ack | tf::psh;  // PSH: the segment empties the send buffer
+  d.window = advertise(c);
+  d.has_ts = c.ts_ok;  // RFC 7323 3.2
+  if (c.ts_ok) d.ts = wire::tcp_timestamps{ts_clock(now), c.ts_recent};
+  const std::size_t seg_len = header_len + len;
+  mut_bytes frame = out.reserve_segment(c.tuple.remote_addr, seg_len, now);
+  if (frame.empty()) {
+    block_tx(c);  // on_tx_space() calls transmit again
+    return true;
+  }
+  auto [a, b] = c.sndbuf.peek(off, len);
+  wire::emit_data_segment(d, a, b, local, c.tuple.remote_addr, frame);
+  out.commit_segment(seg_len);
+  stats.bump(counter::tcp_out_segs);
+  stats.bump(counter::tcp_fast_xmit);
+  ++c.st.segs_out;
+  ++c.st.data_segs_out;
+  // Every segment carries the ACK: nothing is left for the delayed-ACK timer.
+  c.last_ack_sent = c.rcv_nxt;
+  c.ack_pending = false;
+  c.delack_at = no_deadline;
+  if (c.quickacks > 0) --c.quickacks;
+  tx_seg r;
+  r.seq = c.snd_nxt;
+  r.end = c.snd_nxt + len;
+  r.xmit = r.first_xmit = now;
+  r.xmit_order = ++c.xmit_count;
+  c.txq.push_back(r);
+  c.snd_nxt = r.end;
+  if (seq_gt(c.snd_nxt, c.snd_max)) {
+    c.bytes_sent += len;
+    c.snd_max = c.snd_nxt;
+  }
+  c.last_send = now;
+  if (c.ca == ca_state::recovery) ++c.prr_out;
+
+  // --- as transmit ends after sending new data ---
+  if (c.xt == xmit_timer::none || c.xt == xmit_timer::persist)
+    rearm_xmit(c, now);  // RFC 6298 5.1
+  else if (c.xt == xmit_timer::tlp)
+    schedule_loss_probe(c, now);
+  rearm(c);
+  return true;
 }
 
 }  // namespace coronet::tcp
