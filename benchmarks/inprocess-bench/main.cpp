@@ -5,9 +5,10 @@
 // coroutines), which is the part of a real round trip coronet can shorten;
 // the kernel's part is what benchmarks/latency.sh's raw floor measures.
 //
-//   inprocess-bench [--count N] [--size BYTES] [--sleeping]
+//   inprocess-bench [--count N] [--size BYTES] [--sleeping] [--no-fast-paths]
 //
-// Busy-polls unless --sleeping. Needs no privileges. Prints one line:
+// Busy-polls unless --sleeping; --no-fast-paths sends every segment through
+// TCP's general path (to time the fast paths). Needs no privileges. Prints one line:
 //   result mode=inprocess samples=N size=B us_per_rtt=X
 #include <array>
 #include <charconv>
@@ -30,7 +31,7 @@ using clk = std::chrono::steady_clock;
 [[noreturn]] void usage(const char* why) {
   if (why != nullptr) std::fprintf(stderr, "inprocess-bench: %s\n", why);
   std::fprintf(stderr, "usage: inprocess-bench [--count N (1..100000000, default 300000)] "
-                       "[--size BYTES (1..65536, default 64)] [--sleeping]\n");
+                       "[--size BYTES (1..65536, default 64)] [--sleeping] [--no-fast-paths]\n");
   std::exit(2);
 }
 
@@ -97,10 +98,13 @@ int main(int argc, char** argv) {
   long count = 300000;
   std::size_t size = 64;
   bool sleeping = false;
+  bool fast_paths = true;  // --no-fast-paths: TCP's general path only (engine::set_fast_paths)
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--sleeping") {
       sleeping = true;
+    } else if (a == "--no-fast-paths") {
+      fast_paths = false;
     } else if (a == "--count" || a == "--size") {
       if (i + 1 >= argc) usage((std::string(a) + " needs a value").c_str());
       std::string_view v = argv[++i];
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
   const ipv4_addr ca = make_ipv4(198, 18, 0, 1), sa = make_ipv4(198, 18, 0, 2);
   net::stack client_stack(sched, config(ca), link.a);
   net::stack server_stack(sched, config(sa), link.b);
+  client_stack.engine().set_fast_paths(fast_paths);
+  server_stack.engine().set_fast_paths(fast_paths);
   net::listener l = server_stack.listen(7).value();
   sched.spawn(echo(l));
   const double us = sched.block_on(client(client_stack, sa, count, size));

@@ -37,6 +37,7 @@ struct options {
   std::uint16_t port = 0;          // tcp-server --port
   bool busy_poll = false;
   bool timing = false;             // --timing: split round trips (timing_device)
+  bool fast_paths = true;          // --no-fast-paths: engine::set_fast_paths(false)
   int count = 20000;               // samples after the warm-up
   int warmup_ms = 300;             // warm-up by time (MEASURED.md: an XDP attach is slow for ~30 ms)
   double max_seconds = 0;          // 0: pings 60 s, servers no limit

@@ -41,6 +41,8 @@ constexpr const char* usage_text =
     "                             kernel: recv(MSG_DONTWAIT) in a loop)\n"
     "raw-pong, tcp-server, tcp-ping: --timing  split the round trip: the time the program holds\n"
     "                             a message (from a frame's delivery to the flush of the reply)\n"
+    "tcp-server, tcp-ping: --no-fast-paths  every segment through TCP's general path (no header\n"
+    "                             prediction, no one-segment transmit): to time what they save\n"
     "raw-ping:   --frame-bytes N  the frame's whole length, 64..1514 (default 64; a 64-byte TCP\n"
     "                             echo with timestamps travels in 130-byte frames)\n"
     "sampling:   --count N        samples after the warm-up, 1..10000000 (default 20000)\n"
@@ -89,6 +91,7 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
   if (flag == "--iface" || flag == "--addr" || flag == "--timing") return device_mode(mode);
   if (flag == "--peer" || flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping";
   if (flag == "--port") return mode == "tcp-server";
+  if (flag == "--no-fast-paths") return mode == "tcp-server" || mode == "tcp-ping";
   if (flag == "--to") return mode == "tcp-ping" || mode == "kernel-ping";
   if (flag == "--listen") return mode == "kernel-server";
   return true;
@@ -143,6 +146,8 @@ options parse(int argc, char** argv) {
       o.frame_bytes = static_cast<int>(*n);
     } else if (a == "--timing") {
       o.timing = true;
+    } else if (a == "--no-fast-paths") {
+      o.fast_paths = false;
     } else if (a == "--busy-poll") {
       o.busy_poll = true;
     } else if (a == "--count") {

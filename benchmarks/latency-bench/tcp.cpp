@@ -192,6 +192,7 @@ int tcp_server(const options& o) {
   rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
   std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);  // destroyed before `signals`
   if (!st) return exit_usage;
+  st->engine().set_fast_paths(o.fast_paths);
   net::result<net::listener> l = st->listen(o.port, 16);
   if (!l) {
     std::fprintf(stderr, "latency-bench tcp-server: cannot listen on port %u: %s\n", o.port,
@@ -222,6 +223,7 @@ int tcp_ping(const options& o) {
   rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
   std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);
   if (!st) return exit_usage;
+  st->engine().set_fast_paths(o.fast_paths);
   sched.spawn(stop_at(stop, smp.deadline()));  // a read that never completes ends at the limit too
   frame_counts fc;
   client_split split;

@@ -28,6 +28,8 @@ expect "inprocess-bench: a short busy-polled echo prints its result" 0 "result m
   inprocess-bench --count 2000
 expect "inprocess-bench: a short sleeping echo of 3000 bytes prints its result" 0 \
   "result mode=inprocess wait=sleep samples=500 size=3000" inprocess-bench --count 500 --size 3000 --sleeping
+expect "inprocess-bench: --no-fast-paths runs the general path and prints its result" 0 \
+  "result mode=inprocess wait=busy samples=1000 size=64" inprocess-bench --count 1000 --no-fast-paths
 expect "latency-bench: no mode -> exit 2 with usage" 2 "usage" latency-bench
 expect "latency-bench: unknown mode -> exit 2" 2 "usage" latency-bench fly
 expect "latency-bench: bad --backend -> exit 2 naming the choices" 2 "af_packet" \
@@ -36,6 +38,8 @@ expect "latency-bench: --frame-bytes below 64 -> exit 2" 2 "--frame-bytes takes 
   latency-bench raw-ping --iface lo --addr 198.18.0.2/24 --peer 198.18.0.3 --peer-mac 02:00:00:00:00:03 --frame-bytes 63
 expect "latency-bench: --frame-bytes on tcp-ping -> exit 2" 2 "--frame-bytes does not apply to tcp-ping" \
   latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --frame-bytes 130
+expect "latency-bench: --no-fast-paths on raw-pong -> exit 2" 2 "--no-fast-paths does not apply to raw-pong" \
+  latency-bench raw-pong --iface lo --addr 198.18.0.2/24 --no-fast-paths
 expect "handshake-bench: bad --xdp-mode -> exit 2" 2 "native" \
   handshake-bench coronet --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --backend af_xdp --xdp-mode turbo
 
