@@ -35,41 +35,47 @@ inline std::uint32_t fold16(std::uint64_t acc) {
 inline std::uint32_t csum_add(std::uint32_t sum, bytes data) {
   // RFC 1071 2(B): the sum does not depend on byte order, so the words are
   // added as the host loads them (eight bytes at a time, no byte swaps) and
-  // only the folded 16-bit result is swapped into network order. Each 64-bit
-  // word enters as its two 32-bit halves, so the 64-bit accumulator cannot
-  // overflow below 2^31 words: a 64 KiB TSO super-frame needs no periodic fold.
+  // only the folded 16-bit result is swapped into network order. The 64-bit
+  // words are added one's-complement style, the carry out of each add wrapped
+  // back in (RFC 1071 2(C), an add-with-carry): the accumulator never
+  // overflows, so a 64 KiB TSO super-frame needs no periodic fold, and
+  // 2^64 - 1 being a multiple of 0xffff, folding it gives the 16-bit sum.
   const std::uint8_t* p = data.data();
   std::size_t n = data.size();
   std::uint64_t acc = 0;
-  auto add64 = [&acc](const std::uint8_t* q) {
+  auto add = [&acc](std::uint64_t w) {
+    acc += w;
+    acc += acc < w;  // end-around carry
+  };
+  auto load64 = [](const std::uint8_t* q) {
     std::uint64_t w;
     std::memcpy(&w, q, 8);
-    acc += (w & 0xffffffffu) + (w >> 32);
+    return w;
   };
   for (; n >= 32; p += 32, n -= 32) {
-    add64(p);
-    add64(p + 8);
-    add64(p + 16);
-    add64(p + 24);
+    add(load64(p));
+    add(load64(p + 8));
+    add(load64(p + 16));
+    add(load64(p + 24));
   }
-  for (; n >= 8; p += 8, n -= 8) add64(p);
+  for (; n >= 8; p += 8, n -= 8) add(load64(p));
   if (n >= 4) {
     std::uint32_t w;
     std::memcpy(&w, p, 4);
-    acc += w;
+    add(w);
     p += 4;
     n -= 4;
   }
   if (n >= 2) {
     std::uint16_t w;
     std::memcpy(&w, p, 2);
-    acc += w;
+    add(w);
     p += 2;
     n -= 2;
   }
   // RFC 1071 4.1: the odd byte is the high half of a zero-padded word, which
   // is where the host's own order puts it once the result is swapped back.
-  if (n == 1) acc += std::endian::native == std::endian::little ? std::uint64_t{p[0]} : std::uint64_t{p[0]} << 8;
+  if (n == 1) add(std::endian::native == std::endian::little ? std::uint64_t{p[0]} : std::uint64_t{p[0]} << 8);
   auto folded = static_cast<std::uint16_t>(detail::fold16(acc));
   if constexpr (std::endian::native == std::endian::little) {
     folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));

@@ -1,14 +1,14 @@
 // proto/wire/ethernet.cpp - Ethernet II header (IEEE 802.3 clause 3.2, DIX framing).
 #include "proto/wire/ethernet.hpp"
 
-#include <algorithm>
+#include <cstring>
 
 namespace coronet::wire {
 
 namespace {
 mac_addr load_mac(const std::uint8_t* p) {
   mac_addr m;
-  std::copy_n(p, 6, m.b.begin());
+  std::memcpy(m.b.data(), p, 6);
   return m;
 }
 }  // namespace
@@ -26,8 +26,8 @@ ethernet_header ethernet_view::header() const {
 std::size_t emit(const ethernet_header& h, mut_bytes out) {
   if (out.size() < ethernet_header_len) return 0;
   std::uint8_t* p = out.data();
-  std::copy(h.dst.b.begin(), h.dst.b.end(), p);
-  std::copy(h.src.b.begin(), h.src.b.end(), p + 6);
+  std::memcpy(p, h.dst.b.data(), 6);
+  std::memcpy(p + 6, h.src.b.data(), 6);
   store_be16(p + 12, h.type);
   return ethernet_header_len;
 }
