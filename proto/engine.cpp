@@ -173,6 +173,7 @@ struct engine::impl final : tcp::ip_output, tcp::event_sink, arp::neighbor_cache
   bool tx_full_reported = false;
   frame_sink* sink = nullptr;
   out_slot tcp_slot;  // between reserve_segment() and commit_segment()
+  wire::tcp_view rx_seg;  // the segment being received (parsed in place)
   bool slot_in_sink = false;  // the slot tx_reserve() returned is the sink's
   arp::neighbor_cache neigh;
   fifo<event> events;
@@ -238,12 +239,11 @@ void engine::impl::on_ipv4(bytes packet, time_point now, rx_meta meta) {
     case wire::ip_proto::tcp: {
       stats.bump(counter::ip_in_delivers);
       // TP_STATUS_CSUMNOTREADY: the checksum field holds only the pseudo-header sum.
-      auto seg = wire::tcp_view::parse(ip->payload(), h.src, h.dst, !meta.csum_not_ready);
-      if (!seg) {
+      if (auto bad = wire::tcp_view::parse_into(rx_seg, ip->payload(), h.src, h.dst, !meta.csum_not_ready)) {
         stats.bump(counter::tcp_in_errs);  // Linux tcp_v4_rcv(): bad segments count InErrs too
-        return stats.bump(seg.error());
+        return stats.bump(*bad);
       }
-      return tcp.on_segment(h, *seg, now);
+      return tcp.on_segment(h, rx_seg, now);
     }
     default:
       return stats.bump(drop::ipv4_unknown_proto);

@@ -19,7 +19,8 @@ std::uint32_t pseudo_sum(ipv4_addr src, ipv4_addr dst, std::size_t len) {
 }
 }  // namespace
 
-result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bool verify_checksum) {
+std::optional<drop> tcp_view::parse_into(tcp_view& v, bytes segment, ipv4_addr src, ipv4_addr dst,
+                                          bool verify_checksum) {
   if (segment.size() < tcp_min_header_len) return drop::tcp_too_short;
   const std::uint8_t* p = segment.data();
   // RFC 9293 3.1 Data Offset: header length in 32-bit words, at least 5.
@@ -36,10 +37,8 @@ result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bo
     const auto partial = static_cast<std::uint16_t>(~csum_fold(pseudo_sum(src, dst, segment.size())));
     return load_be16(p + 16) == partial ? drop::tcp_csum_partial : drop::tcp_bad_checksum;
   }
-  auto opts = parse_tcp_options(segment.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
-  if (!opts) return opts.error();
-
-  tcp_view v;
+  if (auto bad = parse_tcp_options(segment.subspan(tcp_min_header_len, header_len - tcp_min_header_len), v.h_.options))
+    return bad;
   v.h_.src_port = load_be16(p);
   v.h_.dst_port = load_be16(p + 2);
   v.h_.seq = load_be32(p + 4);
@@ -47,8 +46,13 @@ result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bo
   v.h_.flags = p[13];  // CWR ECE URG ACK PSH RST SYN FIN; the reserved bits and NS are ignored
   v.h_.window = load_be16(p + 14);
   v.h_.urgent = load_be16(p + 18);
-  v.h_.options = *opts;
   v.payload_ = segment.subspan(header_len);
+  return std::nullopt;
+}
+
+result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bool verify_checksum) {
+  tcp_view v;
+  if (auto bad = parse_into(v, segment, src, dst, verify_checksum)) return *bad;
   return v;
 }
 

@@ -35,11 +35,15 @@ class tcp_view {  // never outlives the frame it points into
   // the kernel left it to offload, TP_STATUS_CSUMNOTREADY), options
   // (tcp_bad_option).
   static result<tcp_view> parse(bytes segment, ipv4_addr src, ipv4_addr dst, bool verify_checksum = true);
+  // The same into `v` (the receive path's, reused: nothing copied); nullopt
+  // when valid, else why not (and `v` is unspecified).
+  static std::optional<drop> parse_into(tcp_view& v, bytes segment, ipv4_addr src, ipv4_addr dst,
+                                        bool verify_checksum = true);
+  tcp_view() = default;  // empty until parse_into() fills it
   const tcp_header& header() const { return h_; }
   bytes payload() const { return payload_; }
 
  private:
-  tcp_view() = default;
   tcp_header h_;
   bytes payload_;
 };

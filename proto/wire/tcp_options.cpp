@@ -53,13 +53,13 @@ std::size_t sack_blocks_to_send(const tcp_options& o, std::size_t fixed) {
 // Walks kind/length pairs as Linux tcp_parse_options() does, but rejects what
 // it would silently stop at (a length below 2 or past the area) and known
 // kinds with a wrong length, so malformed segments are counted.
-result<tcp_options> parse_tcp_options(bytes area) {
-  tcp_options o;
+std::optional<drop> parse_tcp_options(bytes area, tcp_options& o) {
+  o = tcp_options{};
   // Linux tcp_fast_parse_options() / tcp_parse_aligned_timestamp(): the area
   // of nearly every segment after the handshake, NOP NOP TS, read in one step.
   if (area.size() == 12 && load_be32(area.data()) == aligned_timestamps) {
     o.timestamps = tcp_timestamps{load_be32(area.data() + 4), load_be32(area.data() + 8)};
-    return o;
+    return std::nullopt;
   }
   std::size_t i = 0;
   while (i < area.size()) {
@@ -106,6 +106,12 @@ result<tcp_options> parse_tcp_options(bytes area) {
     }
     i += len;
   }
+  return std::nullopt;
+}
+
+result<tcp_options> parse_tcp_options(bytes area) {
+  tcp_options o;
+  if (auto bad = parse_tcp_options(area, o)) return *bad;
   return o;
 }
 

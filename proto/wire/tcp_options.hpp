@@ -45,6 +45,8 @@ inline constexpr std::uint32_t tcp_aligned_timestamps = 0x0101080au;
 // A length byte of 0 or 1, a length running past the area, or a known kind
 // with the wrong length -> tcp_bad_option. EOL ends parsing.
 result<tcp_options> parse_tcp_options(bytes area);
+// The same into `o` (reset first): no copy of the struct on the receive path.
+std::optional<drop> parse_tcp_options(bytes area, tcp_options& o);
 // Bytes emit_tcp_options() will write: a multiple of 4, at most 40.
 std::size_t tcp_options_len(const tcp_options& o);
 // Writes the options NOP-padded to a multiple of 4, in the order Linux sends

@@ -288,3 +288,28 @@ TEST_CASE("tcp: emit_data_segment returns 0 for a buffer shorter than the segmen
   out.resize(42);
   CHECK(emit_data_segment(d, payload, {}, src, dst, out) == 42);
 }
+
+TEST_CASE("tcp: parse_into a reused view -> nothing of the previous segment's options or payload is left") {
+  tcp_header a = sample();
+  a.options.mss = 1460;
+  a.options.sack_count = 2;
+  a.options.sack[0] = {100, 200};
+  a.options.sack[1] = {300, 400};
+  tcp_header b = sample();
+  b.options = tcp_options{};
+  b.options.timestamps = tcp_timestamps{7, 8};
+  std::vector<std::uint8_t> pa(tcp_header_len(a) + 5), pb(tcp_header_len(b));
+  REQUIRE(emit(a, std::vector<std::uint8_t>(5, 1), src, dst, pa) == pa.size());
+  REQUIRE(emit(b, {}, src, dst, pb) == pb.size());
+  tcp_view v;
+  REQUIRE_FALSE(tcp_view::parse_into(v, pa, src, dst).has_value());
+  CHECK(v.header() == a);
+  CHECK(v.payload().size() == 5);
+  REQUIRE_FALSE(tcp_view::parse_into(v, pb, src, dst).has_value());
+  CHECK(v.header() == b);
+  CHECK(v.payload().empty());
+  pb[16] ^= 1;  // checksum
+  auto bad = tcp_view::parse_into(v, pb, src, dst);
+  REQUIRE(bad.has_value());
+  CHECK(*bad == drop::tcp_bad_checksum);
+}
