@@ -21,8 +21,8 @@
 #include <algorithm>
 
 #include "proto/tcp/layer_impl.hpp"
-#include "proto/wire/tcp.hpp"
 #include "proto/tcp/seq.hpp"
+#include "proto/wire/tcp.hpp"
 
 namespace coronet::tcp {
 
