@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/layer_steps.hpp"
 #include "proto/tcp/seq.hpp"
 
 namespace coronet::tcp {
@@ -41,37 +42,15 @@ bool layer::impl::process_ack(connection& c, const segment_in& s, time_point now
   std::optional<duration> rtt_sample;
   const bool advanced = seq_gt(ack, c.snd_una);
   if (advanced) {
-    std::size_t popped_before = c.txq.size();
-    pop_acked(c, ack, now, rtt_sample);
-    std::size_t popped = popped_before - c.txq.size();
-    std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
-    c.sndbuf.consume(data);
-    c.sndbuf.rewind_if_empty();
-    c.st.bytes_acked += data;
-    c.snd_una = ack;
-    if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
-    c.retries = 0;
-    c.probes = 0;
-    c.dupacks = 0;
+    std::size_t popped = advance_una(c, ack, now, rtt_sample);
     if (!c.sack_ok && popped > 0) {
       // Linux tcp_remove_reno_sacks: the duplicate ACKs stood for segments now ACKed.
       c.sacked_out = popped - 1 >= c.sacked_out ? 0 : c.sacked_out - static_cast<std::uint32_t>(popped - 1);
     }
-    if (c.tlp_out && seq_geq(ack, c.tlp_end)) c.tlp_out = false;
   }
   if (c.sack_ok && s.h.options.sack_count > 0) process_sack(c, s.h, now);
 
-  // RFC 9293 3.10.7.4: the send window comes from newer segments only.
-  bool window_changed = false;
-  if (seq_lt(c.snd_wl1, s.h.seq) || (c.snd_wl1 == s.h.seq && seq_leq(c.snd_wl2, ack))) {
-    std::uint32_t w = static_cast<std::uint32_t>(s.h.window) << c.snd_wscale;
-    window_changed = w != c.snd_wnd;
-    c.snd_wnd = w;
-    c.snd_wl1 = s.h.seq;
-    c.snd_wl2 = ack;
-    c.max_snd_wnd = std::max(c.max_snd_wnd, w);
-    if (w > 0) c.probes = 0;
-  }
+  const bool window_changed = update_window(c, s.h);
 
   // RFC 5681 2 "duplicate acknowledgment": nothing new, no data, same window,
   // data outstanding.
@@ -86,16 +65,7 @@ bool layer::impl::process_ack(connection& c, const segment_in& s, time_point now
     }
   }
 
-  if (advanced) {
-    // RFC 7323 4.1: with timestamps, retransmitted data still yields a sample.
-    if (!rtt_sample && c.ts_ok && s.h.options.timestamps && s.h.options.timestamps->tsecr != 0) {
-      std::uint32_t ms = ts_clock(now) - s.h.options.timestamps->tsecr;
-      if (ms < (1u << 31)) rtt_sample = std::chrono::milliseconds(ms);
-    }
-    if (rtt_sample) c.rtt.sample(*rtt_sample);
-    c.rto = c.rtt.rto();  // RFC 6298 5.7: the backoff ends with new data ACKed
-    rearm_xmit(c, now);   // RFC 6298 5.3
-  }
+  if (advanced) take_rtt(c, s.h, rtt_sample, now);
 
   // Loss detection.
   if (!c.txq.empty()) {
@@ -127,25 +97,10 @@ bool layer::impl::process_ack(connection& c, const segment_in& s, time_point now
   }
   if (c.ca == ca_state::recovery) {
     prr_update(c, delivered);
-  } else if (delivered > 0 && c.cc) {
-    cc_ack a;
-    a.acked = delivered;
-    a.in_flight = prior_in_flight;
-    a.cwnd_limited = c.cwnd_limited;
-    a.rtt = rtt_sample ? *rtt_sample : duration{-1};
-    a.min_rtt = c.rtt.has_sample() ? c.rtt.min_rtt() : duration{-1};
-    a.now = now;
-    c.cc->on_ack(a);
+  } else {
+    grow_cwnd(c, delivered, prior_in_flight, rtt_sample, now);
   }
-
-  if (advanced) {
-    maybe_grow_sndbuf(c);
-    // Wake a blocked writer once a useful amount is free (Linux sk_stream_wspace).
-    if (c.send_blocked && !c.fin_queued && c.sndbuf.free() >= std::max<std::size_t>(c.sndbuf.capacity() / 4, 1)) {
-      c.send_blocked = false;
-      notify(c, event::kind::writable);
-    }
-  }
+  if (advanced) room_freed(c);
   if (c.fin_acked()) {
     switch (c.state) {
       case tcp_state::fin_wait_1:

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/layer_steps.hpp"
 #include "proto/tcp/seq.hpp"
 
 namespace coronet::tcp {
@@ -148,14 +149,7 @@ void layer::impl::sync_input(connection& c, const segment_in& s, time_point now)
   if (!process_ack(c, s, now)) return;
   bool ack_now = false;
   if (!process_data(c, s, now, ack_now)) return;
-  transmit(c, now);  // data going out carries the ACK
-  if (c.ack_pending) {
-    if (ack_now)
-      send_ack(c, now);
-    else if (c.delack_at == no_deadline)
-      c.delack_at = now + cfg.tcp_delack;  // Linux TCP_DELACK_MIN
-  }
-  rearm(c);
+  finish_input(c, ack_now, now);
 }
 
 std::uint32_t layer::impl::quickack_quota(const connection& c) const {

@@ -21,6 +21,7 @@
 #include <algorithm>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/layer_steps.hpp"
 #include "proto/tcp/seq.hpp"
 #include "proto/wire/tcp.hpp"
 
@@ -65,58 +66,16 @@ void layer::impl::fast_input(connection& c, const segment_in& s, time_point now)
   }
 
   // --- the ACK (process_ack, for ACK = SND.MAX with nothing SACKed or lost) ---
-  const std::uint32_t ack = h.ack;
   const std::uint32_t prior_in_flight = c.in_flight();
   const std::uint64_t prior_delivered = c.st.delivered;
-  const bool advanced = seq_gt(ack, c.snd_una);
+  const bool advanced = seq_gt(h.ack, c.snd_una);
   std::optional<duration> rtt_sample;
+  if (advanced) advance_una(c, h.ack, now, rtt_sample);
+  update_window(c, h);
   if (advanced) {
-    pop_acked(c, ack, now, rtt_sample);
-    std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
-    c.sndbuf.consume(data);
-    c.sndbuf.rewind_if_empty();
-    c.st.bytes_acked += data;
-    c.snd_una = ack;
-    if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
-    c.retries = 0;
-    c.probes = 0;
-    if (c.tlp_out && seq_geq(ack, c.tlp_end)) c.tlp_out = false;
-  }
-  // RFC 9293 3.10.7.4: the send window comes from newer segments only.
-  if (seq_lt(c.snd_wl1, h.seq) || (c.snd_wl1 == h.seq && seq_leq(c.snd_wl2, ack))) {
-    std::uint32_t w = static_cast<std::uint32_t>(h.window) << c.snd_wscale;
-    c.snd_wnd = w;
-    c.snd_wl1 = h.seq;
-    c.snd_wl2 = ack;
-    c.max_snd_wnd = std::max(c.max_snd_wnd, w);
-    if (w > 0) c.probes = 0;
-  }
-  if (advanced) {
-    // RFC 7323 4.1: with timestamps, retransmitted data still yields a sample.
-    if (!rtt_sample && c.ts_ok && h.options.timestamps->tsecr != 0) {
-      std::uint32_t ms = ts_clock(now) - h.options.timestamps->tsecr;
-      if (ms < (1u << 31)) rtt_sample = std::chrono::milliseconds(ms);
-    }
-    if (rtt_sample) c.rtt.sample(*rtt_sample);
-    c.rto = c.rtt.rto();  // RFC 6298 5.7
-    rearm_xmit(c, now);   // the queue is empty: the timer stops (RFC 6298 5.2)
-    std::uint32_t delivered = static_cast<std::uint32_t>(c.st.delivered - prior_delivered);
-    if (delivered > 0 && c.cc) {
-      cc_ack a;
-      a.acked = delivered;
-      a.in_flight = prior_in_flight;
-      a.cwnd_limited = c.cwnd_limited;
-      a.rtt = rtt_sample ? *rtt_sample : duration{-1};
-      a.min_rtt = c.rtt.has_sample() ? c.rtt.min_rtt() : duration{-1};
-      a.now = now;
-      c.cc->on_ack(a);
-    }
-    maybe_grow_sndbuf(c);
-    // Wake a blocked writer once a useful amount is free (Linux sk_stream_wspace).
-    if (c.send_blocked && c.sndbuf.free() >= std::max<std::size_t>(c.sndbuf.capacity() / 4, 1)) {
-      c.send_blocked = false;
-      notify(c, event::kind::writable);
-    }
+    take_rtt(c, h, rtt_sample, now);  // the queue is empty: the timer stops (RFC 6298 5.2)
+    grow_cwnd(c, static_cast<std::uint32_t>(c.st.delivered - prior_delivered), prior_in_flight, rtt_sample, now);
+    room_freed(c);
   }
 
   // --- the data (process_data, in order, all of it fits) ---
@@ -140,15 +99,7 @@ void layer::impl::fast_input(connection& c, const segment_in& s, time_point now)
     stats.bump(counter::tcp_hp_acks);
   }
 
-  // --- as sync_input ends ---
-  transmit(c, now);  // data going out carries the ACK
-  if (c.ack_pending) {
-    if (ack_now)
-      send_ack(c, now);
-    else if (c.delack_at == no_deadline)
-      c.delack_at = now + cfg.tcp_delack;  // Linux TCP_DELACK_MIN
-  }
-  rearm(c);
+  finish_input(c, ack_now, now);
 }
 
 bool layer::impl::fast_transmit(connection& c, time_point now) {
@@ -199,32 +150,10 @@ bool layer::impl::fast_transmit(connection& c, time_point now) {
   out.commit_segment(seg_len);
   stats.bump(counter::tcp_out_segs);
   stats.bump(counter::tcp_fast_xmit);
-  ++c.st.segs_out;
-  ++c.st.data_segs_out;
-  // Every segment carries the ACK: nothing is left for the delayed-ACK timer.
-  c.last_ack_sent = c.rcv_nxt;
-  c.ack_pending = false;
-  c.delack_at = no_deadline;
-  if (c.quickacks > 0) --c.quickacks;
-  tx_seg r;
-  r.seq = c.snd_nxt;
-  r.end = c.snd_nxt + len;
-  r.xmit = r.first_xmit = now;
-  r.xmit_order = ++c.xmit_count;
-  c.txq.push_back(r);
-  c.snd_nxt = r.end;
-  if (seq_gt(c.snd_nxt, c.snd_max)) {
-    c.bytes_sent += len;
-    c.snd_max = c.snd_nxt;
-  }
-  c.last_send = now;
-  if (c.ca == ca_state::recovery) ++c.prr_out;
-
+  sent_ack(c, true);
+  record_sent(c, len, false, false, now);
   // --- as transmit ends after sending new data ---
-  if (c.xt == xmit_timer::none || c.xt == xmit_timer::persist)
-    rearm_xmit(c, now);  // RFC 6298 5.1
-  else if (c.xt == xmit_timer::tlp)
-    schedule_loss_probe(c, now);
+  arm_after_send(c, now);
   rearm(c);
   return true;
 }

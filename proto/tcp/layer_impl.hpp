@@ -109,6 +109,12 @@ struct layer::impl {
   // Sends record txq[i] again (fast retransmit, RTO, TLP); false when the TX ring refused it.
   bool retransmit_record(connection& c, std::size_t i, time_point now);
   bool send_new_segment(connection& c, std::uint32_t len, bool fin, time_point now, bool probe = false);
+  // After a segment of new data (and FIN) went out: its record, SND.NXT, SND.MAX.
+  void record_sent(connection& c, std::uint32_t len, bool fin, bool probe, time_point now);
+  // After any segment of the connection went out: it carried the ACK.
+  void sent_ack(connection& c, bool data);
+  // New data went out: the retransmission timer runs (or the loss probe's is kept).
+  void arm_after_send(connection& c, time_point now);
   void send_window_probe(connection& c, time_point now);
   void send_keepalive(connection& c, time_point now);
   void block_tx(connection& c);
@@ -155,6 +161,9 @@ struct layer::impl {
   void on_established(connection& c, time_point now);  // data-transfer state starts
   // False when the connection is gone.
   bool process_data(connection& c, const segment_in& s, time_point now, bool& ack_now);
+  // The end of every accepted segment: data going out carries the ACK, or
+  // the ACK is sent now or left to the delayed-ACK timer; the timer is rearmed.
+  void finish_input(connection& c, bool ack_now, time_point now);
   bool queue_in_order(connection& c, bytes p);  // true when it closed a hole
   void queue_out_of_order(connection& c, std::uint32_t seq, bytes p);
   void note_sack_block(connection& c, seq_range r);
@@ -168,6 +177,19 @@ struct layer::impl {
   // False when the connection is gone.
   bool process_ack(connection& c, const segment_in& s, time_point now);
   void pop_acked(connection& c, std::uint32_t ack, time_point now, std::optional<duration>& rtt_sample);
+  // SND.UNA moves to `ack`: the queue and the send buffer give up what it
+  // covers, the retry counts and duplicate ACKs start again. Returns the
+  // records popped.
+  std::size_t advance_una(connection& c, std::uint32_t ack, time_point now, std::optional<duration>& rtt_sample);
+  // The send window from `h` if it is newer (RFC 9293 3.10.7.4); true when it changed.
+  bool update_window(connection& c, const wire::tcp_header& h);
+  // New data ACKed: the RTT sample (or the timestamps' one), the RTO, the
+  // retransmission timer.
+  void take_rtt(connection& c, const wire::tcp_header& h, std::optional<duration>& rtt_sample, time_point now);
+  // Outside recovery: the congestion control hears of `delivered` segments.
+  void grow_cwnd(connection& c, std::uint32_t delivered, std::uint32_t prior_in_flight,
+                 const std::optional<duration>& rtt_sample, time_point now);
+  void room_freed(connection& c);  // the send buffer shrank: grow it, or wake a blocked writer
   void process_sack(connection& c, const wire::tcp_header& h, time_point now);
   void sack_record(connection& c, tx_seg& r, time_point now);
   void rack_update(connection& c, const tx_seg& r, time_point now);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "proto/tcp/layer_impl.hpp"
+#include "proto/tcp/layer_steps.hpp"
 #include "proto/tcp/seq.hpp"
 
 namespace coronet::tcp {
@@ -122,13 +123,7 @@ bool layer::impl::emit_conn(connection& c, wire::tcp_header& h, bytes p1, bytes 
   std::uint32_t used = payload + (c.ts_ok ? 12u : 0u);
   add_sack_blocks(c, h, c.snd_mss > used ? c.snd_mss - used : 0);
   if (!emit(c.tuple, h, p1, p2, now)) return false;
-  ++c.st.segs_out;
-  if (!p1.empty() || !p2.empty()) ++c.st.data_segs_out;
-  // Every segment carries the ACK: nothing is left for the delayed-ACK timer.
-  c.last_ack_sent = c.rcv_nxt;
-  c.ack_pending = false;
-  if (c.delack_at != no_deadline) c.delack_at = no_deadline;
-  if (c.quickacks > 0) --c.quickacks;
+  sent_ack(c, !p1.empty() || !p2.empty());
   return true;
 }
 
@@ -267,20 +262,7 @@ bool layer::impl::send_new_segment(connection& c, std::uint32_t len, bool fin, t
     block_tx(c);
     return false;
   }
-  tx_seg r;
-  r.seq = c.snd_nxt;
-  r.end = c.snd_nxt + len + (fin ? 1 : 0);
-  r.xmit = r.first_xmit = now;
-  r.xmit_order = ++c.xmit_count;
-  r.flags = static_cast<std::uint8_t>((fin ? tx_seg::fin : 0) | (probe ? tx_seg::probe : 0));
-  c.txq.push_back(r);
-  c.snd_nxt = r.end;
-  if (seq_gt(c.snd_nxt, c.snd_max)) {
-    c.bytes_sent += len;
-    c.snd_max = c.snd_nxt;
-  }
-  c.last_send = now;
-  if (c.ca == ca_state::recovery) ++c.prr_out;
+  record_sent(c, len, fin, probe, now);
   return true;
 }
 
@@ -409,12 +391,7 @@ void layer::impl::transmit(connection& c, time_point now) {
     sent_new = true;
     if (fin) break;
   }
-  if (sent_new) {
-    if (c.xt == xmit_timer::none || c.xt == xmit_timer::persist)
-      rearm_xmit(c, now);  // RFC 6298 5.1
-    else if (c.xt == xmit_timer::tlp)
-      schedule_loss_probe(c, now);
-  }
+  if (sent_new) arm_after_send(c, now);
   // Data waits behind a closed (or too small) window with nothing in flight:
   // the persist timer probes it (RFC 9293 3.8.6.1).
   std::uint32_t off = c.snd_nxt - c.snd_una;

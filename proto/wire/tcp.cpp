@@ -58,53 +58,56 @@ result<tcp_view> tcp_view::parse(bytes segment, ipv4_addr src, ipv4_addr dst, bo
 
 std::size_t tcp_header_len(const tcp_header& h) { return tcp_min_header_len + tcp_options_len(h.options); }
 
-std::size_t emit(const tcp_header& h, bytes payload, ipv4_addr src, ipv4_addr dst, mut_bytes out,
-                 bytes payload2) {
-  const std::size_t header_len = tcp_header_len(h);
-  const std::size_t len = header_len + payload.size() + payload2.size();
-  if (out.size() < len) return 0;
-  std::uint8_t* p = out.data();
-  store_be16(p, h.src_port);
-  store_be16(p + 2, h.dst_port);
-  store_be32(p + 4, h.seq);
-  store_be32(p + 8, h.ack);
+namespace {
+// The 20 fixed bytes (RFC 9293 3.1), the checksum zero until finish() fills it.
+void put_fixed(std::uint8_t* p, std::uint16_t src_port, std::uint16_t dst_port, std::uint32_t seq, std::uint32_t ack,
+               std::size_t header_len, std::uint8_t flags, std::uint16_t window, std::uint16_t urgent) {
+  store_be16(p, src_port);
+  store_be16(p + 2, dst_port);
+  store_be32(p + 4, seq);
+  store_be32(p + 8, ack);
   p[12] = static_cast<std::uint8_t>((header_len / 4) << 4);
-  p[13] = h.flags;
-  store_be16(p + 14, h.window);
+  p[13] = flags;
+  store_be16(p + 14, window);
   store_be16(p + 16, 0);
-  store_be16(p + 18, h.urgent);
-  emit_tcp_options(h.options, out.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
-  // Payload parts are copied back to back, so the checksum below is one pass
-  // over contiguous bytes and an odd-length first part needs no special case.
+  store_be16(p + 18, urgent);
+}
+
+// Copies the payload parts back to back after the header - so the checksum
+// is one pass over contiguous bytes and an odd-length first part needs no
+// special case - and fills the checksum. Returns the segment length.
+std::size_t finish(std::uint8_t* p, std::size_t header_len, bytes payload, bytes payload2, ipv4_addr src,
+                   ipv4_addr dst) {
+  const std::size_t len = header_len + payload.size() + payload2.size();
   if (!payload.empty()) std::memmove(p + header_len, payload.data(), payload.size());
   if (!payload2.empty()) std::memmove(p + header_len + payload.size(), payload2.data(), payload2.size());
   store_be16(p + 16, csum_fold(csum_add(pseudo_sum(src, dst, len), bytes(p, len))));
   return len;
 }
+}  // namespace
+
+std::size_t emit(const tcp_header& h, bytes payload, ipv4_addr src, ipv4_addr dst, mut_bytes out,
+                 bytes payload2) {
+  const std::size_t header_len = tcp_header_len(h);
+  if (out.size() < header_len + payload.size() + payload2.size()) return 0;
+  std::uint8_t* p = out.data();
+  put_fixed(p, h.src_port, h.dst_port, h.seq, h.ack, header_len, h.flags, h.window, h.urgent);
+  emit_tcp_options(h.options, out.subspan(tcp_min_header_len, header_len - tcp_min_header_len));
+  return finish(p, header_len, payload, payload2, src, dst);
+}
 
 std::size_t emit_data_segment(const data_segment& s, bytes payload, bytes payload2, ipv4_addr src, ipv4_addr dst,
                               mut_bytes out) {
   const std::size_t header_len = data_segment_header_len(s.has_ts);
-  const std::size_t len = header_len + payload.size() + payload2.size();
-  if (out.size() < len) return 0;
+  if (out.size() < header_len + payload.size() + payload2.size()) return 0;
   std::uint8_t* p = out.data();
-  store_be16(p, s.src_port);
-  store_be16(p + 2, s.dst_port);
-  store_be32(p + 4, s.seq);
-  store_be32(p + 8, s.ack);
-  p[12] = static_cast<std::uint8_t>((header_len / 4) << 4);
-  p[13] = s.flags;
-  store_be16(p + 14, s.window);
-  store_be32(p + 16, 0);  // checksum (filled below), urgent pointer
+  put_fixed(p, s.src_port, s.dst_port, s.seq, s.ack, header_len, s.flags, s.window, 0);
   if (s.has_ts) {
     store_be32(p + 20, tcp_aligned_timestamps);
     store_be32(p + 24, s.ts.tsval);
     store_be32(p + 28, s.ts.tsecr);
   }
-  if (!payload.empty()) std::memcpy(p + header_len, payload.data(), payload.size());
-  if (!payload2.empty()) std::memcpy(p + header_len + payload.size(), payload2.data(), payload2.size());
-  store_be16(p + 16, csum_fold(csum_add(pseudo_sum(src, dst, len), bytes(p, len))));
-  return len;
+  return finish(p, header_len, payload, payload2, src, dst);
 }
 
 }  // namespace coronet::wire

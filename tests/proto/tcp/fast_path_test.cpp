@@ -157,25 +157,50 @@ void require_same(const outcome& on, const outcome& off) {
   CHECK(fast_path_count(off.server_stats) == 0);
 }
 
+// Fast paths on or off on both ends, every frame logged, the connection
+// established; the applications do not close it (the state is read first).
+void start(transfer_sim& t, bool fast_paths, frame_log& log) {
+  t.s.client.set_fast_paths(fast_paths);
+  t.s.server.set_fast_paths(fast_paths);
+  log.attach(t);
+  REQUIRE(t.establish());
+  t.client_app.auto_close = t.server_app.auto_close = false;
+}
+
+// Both connections' tcp_info, while they are open.
+void take_state(outcome& out, transfer_sim& t) {
+  auto ci = t.s.client.info(t.client_app.c);
+  auto si = t.s.server.info(t.server_app.c);
+  REQUIRE(ci);
+  REQUIRE(si);
+  out.client_info = describe(*ci);
+  out.server_info = describe(*si);
+}
+
+// What the link, the events and the counters recorded over the whole run.
+void take_record(outcome& out, transfer_sim& t, frame_log& log) {
+  out.segments = t.s.link.segments();
+  out.frames = std::move(log.frames);
+  out.client_events = t.s.client_events;
+  out.server_events = t.s.server_events;
+  out.client_stats = t.s.client.stats();
+  out.server_stats = t.s.server.stats();
+}
+
 // Request/response: the client writes a message (1 byte to a few segments:
 // up to max_message bytes),
 // the server writes back what it reads, the client reads it all, and so on.
 // Link impairments as in transfer_sim (loss, duplication, reordering).
 outcome run_echo(bool hp, const option_set& o, const link_profile& lp, int messages, std::uint64_t seed,
                  std::size_t max_message = 4000) {
-  settings st = make_settings(o);
   transfer_spec spec;
   spec.link = lp;
   spec.delay = 1ms;
   spec.bytes_up = spec.bytes_down = 0;
   spec.seed = seed;
-  transfer_sim t(st, st, spec);
-  t.s.client.set_fast_paths(hp);
-  t.s.server.set_fast_paths(hp);
+  transfer_sim t(make_settings(o), make_settings(o), spec);
   frame_log log;
-  log.attach(t);
-  REQUIRE(t.establish());
-  t.client_app.auto_close = t.server_app.auto_close = false;
+  start(t, hp, log);
   const conn_id c = t.client_app.c, a = t.server_app.c;
 
   std::mt19937_64 rng(seed);
@@ -228,51 +253,26 @@ outcome run_echo(bool hp, const option_set& o, const link_profile& lp, int messa
   }
   outcome out;
   out.completed = done == messages && echoed == message_end;
-  out.segments = t.s.link.segments();
-  out.frames = std::move(log.frames);
-  out.client_events = t.s.client_events;
-  out.server_events = t.s.server_events;
-  out.client_stats = t.s.client.stats();
-  out.server_stats = t.s.server.stats();
-  auto ci = t.s.client.info(c);
-  auto si = t.s.server.info(a);
-  REQUIRE(ci);
-  REQUIRE(si);
-  out.client_info = describe(*ci);
-  out.server_info = describe(*si);
+  take_state(out, t);
+  take_record(out, t, log);
   return out;
 }
 
 // Bulk transfer (transfer_sim's streams), one way or both.
 outcome run_bulk(bool hp, const option_set& o, const link_profile& lp, std::size_t up, std::size_t down) {
-  settings st = make_settings(o);
   transfer_spec spec;
   spec.link = lp;
   spec.bytes_up = up;
   spec.bytes_down = down;
-  transfer_sim t(st, st, spec);
-  t.s.client.set_fast_paths(hp);
-  t.s.server.set_fast_paths(hp);
+  transfer_sim t(make_settings(o), make_settings(o), spec);
   frame_log log;
-  log.attach(t);
-  REQUIRE(t.establish());
-  t.client_app.auto_close = t.server_app.auto_close = false;  // the state is read before the close
+  start(t, hp, log);
   outcome out;
   out.completed = t.exchange() && t.client_app.digest_ok() && t.server_app.digest_ok();
-  auto ci = t.s.client.info(t.client_app.c);
-  auto si = t.s.server.info(t.server_app.c);
-  REQUIRE(ci);
-  REQUIRE(si);
-  out.client_info = describe(*ci);
-  out.server_info = describe(*si);
+  take_state(out, t);
   t.client_app.auto_close = t.server_app.auto_close = true;
   out.completed = out.completed && t.close_both();
-  out.segments = t.s.link.segments();
-  out.frames = std::move(log.frames);
-  out.client_events = t.s.client_events;
-  out.server_events = t.s.server_events;
-  out.client_stats = t.s.client.stats();
-  out.server_stats = t.s.server.stats();
+  take_record(out, t, log);
   return out;
 }
 
