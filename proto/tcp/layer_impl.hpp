@@ -1,8 +1,11 @@
 // proto/tcp/layer_impl.hpp - the private state of tcp::layer and the functions
 // its .cpp files share: output.cpp (building and emitting segments),
 // listener.cpp (passive open), active_open.cpp (connect, SYN-SENT),
-// established.cpp (synchronized states: ACKs, data), close.cpp (teardown),
-// layer.cpp (dispatch, timers, socket calls).
+// established.cpp (synchronized states: ACKs, data), ack.cpp (the sender's
+// side of an ACK), fast_path.cpp (header prediction, the one-segment
+// transmit), close.cpp (teardown), layer.cpp (dispatch, timers, socket
+// calls). The steps the general and the fast paths share are inline in
+// layer_steps.hpp.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>

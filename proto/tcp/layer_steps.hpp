@@ -12,8 +12,10 @@
 
 namespace coronet::tcp {
 
-inline std::size_t layer::impl::advance_una(connection& c, std::uint32_t ack, time_point now,
-                                            std::optional<duration>& rtt_sample) {
+// Always inlined, as record_sent: g++ otherwise keeps one out-of-line copy for
+// the general and the fast path, and the call costs the fast path what it saves.
+[[gnu::always_inline]] inline std::size_t layer::impl::advance_una(connection& c, std::uint32_t ack, time_point now,
+                                                                   std::optional<duration>& rtt_sample) {
   std::size_t popped_before = c.txq.size();
   pop_acked(c, ack, now, rtt_sample);
   std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
@@ -97,7 +99,8 @@ inline void layer::impl::sent_ack(connection& c, bool data) {
   if (c.quickacks > 0) --c.quickacks;
 }
 
-inline void layer::impl::record_sent(connection& c, std::uint32_t len, bool fin, bool probe, time_point now) {
+[[gnu::always_inline]] inline void layer::impl::record_sent(connection& c, std::uint32_t len, bool fin, bool probe,
+                                                            time_point now) {
   tx_seg r;
   r.seq = c.snd_nxt;
   r.end = c.snd_nxt + len + (fin ? 1 : 0);
