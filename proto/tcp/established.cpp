@@ -363,7 +363,6 @@ std::size_t layer::impl::recv(conn_id id, mut_bytes buf, time_point now) {
   connection* c = find(id);
   if (!c) return 0;
   std::size_t n = c->rcvbuf.read(buf);
-  if (c->ofo.empty()) c->rcvbuf.rewind_if_empty();  // nothing placed past the readable bytes
   if (n) window_update(*c, now);
   return n;
 }

@@ -20,7 +20,6 @@ namespace coronet::tcp {
   pop_acked(c, ack, now, rtt_sample);
   std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
   c.sndbuf.consume(data);
-  c.sndbuf.rewind_if_empty();
   c.st.bytes_acked += data;
   c.snd_una = ack;
   if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;

@@ -38,13 +38,6 @@ class ring_buffer {
   std::size_t read(mut_bytes out);
   // Removes n bytes from the front (n <= size()).
   void consume(std::size_t n);
-  // An empty ring starts again at the front of its storage, so a
-  // request/response exchange keeps writing the same warm cache lines instead
-  // of walking the whole buffer. Only when nothing sits past the readable
-  // bytes either (no out-of-order data placed by write_at()).
-  void rewind_if_empty() {
-    if (len_ == 0) head_ = 0;
-  }
   // The bytes [offset, offset + n) counted from the front, as at most two
   // spans (the second is empty unless the range wraps).
   std::pair<bytes, bytes> peek(std::size_t offset, std::size_t n) const;
