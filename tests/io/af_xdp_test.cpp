@@ -27,8 +27,7 @@ TEST_CASE("af_xdp: all-zero address -> invalid_argument") {
 TEST_CASE("af_xdp: --queue beyond the interface's queues -> error names the count; nothing attached") {
   SKIP_UNLESS_ROOT();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   rt::uring ring(64, false);
   io::af_xdp_config c = config(io::xdp_mode::generic);
   std::string want;
@@ -55,8 +54,7 @@ TEST_CASE("af_xdp: --queue beyond the interface's queues -> error names the coun
 TEST_CASE("af_xdp: forced zero-copy on veth -> clear error, nothing stays attached") {
   SKIP_UNLESS_ROOT();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   rt::uring ring(64, false);
   std::string err;
   SUBCASE("native") {
@@ -89,8 +87,7 @@ TEST_CASE("af_xdp: ARP request to the kernel -> the kernel's reply is redirected
   SUBCASE("generic, sleeping") { mode = io::xdp_mode::generic; }
   SUBCASE("generic, busy-polled") { mode = io::xdp_mode::generic; busy = true; }
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   rt::scheduler s({.busy_poll = busy});
   collector sink;
   std::optional<io::af_xdp> dev;
@@ -132,12 +129,9 @@ TEST_CASE("af_xdp: ARP request to the kernel -> the kernel's reply is redirected
 
 TEST_CASE("af_xdp: 64 TX frames in flight with ring_size 64 -> tx_buffer empty, counted; back after flush") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("native") { mode = io::xdp_mode::native; }
-  SUBCASE("generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   rt::scheduler s;
   collector sink;
   std::optional<io::af_xdp> dev;
@@ -175,12 +169,9 @@ TEST_CASE("af_xdp: 64 TX frames in flight with ring_size 64 -> tx_buffer empty, 
 
 TEST_CASE("af_xdp: coronet's end with 2 RX queues -> a socket on each, ARP and UDP still arrive") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("native") { mode = io::xdp_mode::native; }
-  SUBCASE("generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   // Native XDP on veth wants as many RX queues here as TX queues on the peer.
   if (!set_channels(ns_co, if_co, 2) || !set_channels(ns_kn, if_kn, 2)) {
     MESSAGE("skipped: this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2)");
@@ -224,8 +215,7 @@ TEST_CASE("af_xdp: native, --queue 1 of 2 -> frames on queue 1 reach the device,
   SKIP_UNLESS_ROOT();
   const io::xdp_mode mode = io::xdp_mode::native;
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   if (!set_channels(ns_co, if_co, 2) || !set_channels(ns_kn, if_kn, 2) || !kernel_sends_on_queue(1)) {
     MESSAGE("skipped: this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2) or XPS");
     return;

@@ -13,12 +13,9 @@ using namespace coronet::test::axd;
 
 TEST_CASE("af_xdp: kernel owns 198.18.8.4 on the same interface -> its UDP passes, coronet's is redirected") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("native") { mode = io::xdp_mode::native; }
-  SUBCASE("generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l(true);
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   rt::scheduler s;
   collector sink;
   std::optional<io::af_xdp> dev;
@@ -66,12 +63,9 @@ TEST_CASE("af_xdp: kernel owns 198.18.8.4 on the same interface -> its UDP passe
 
 TEST_CASE("af_xdp: device destroyed -> no XDP program remains on the interface") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("native") { mode = io::xdp_mode::native; }
-  SUBCASE("generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   {
     rt::scheduler s;
     collector sink;
@@ -92,12 +86,9 @@ TEST_CASE("af_xdp: device destroyed -> no XDP program remains on the interface")
 
 TEST_CASE("af_xdp: coronet's program left by a dead process -> removed at start-up, said on stderr") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("device native") { mode = io::xdp_mode::native; }
-  SUBCASE("device generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   const std::uint32_t owner = dead_pid();
   const std::uint32_t old_id = attach_coronet_by_netlink(owner);
   REQUIRE(old_id != 0);
@@ -127,8 +118,7 @@ TEST_CASE("af_xdp: coronet's program left by a dead process -> removed at start-
 TEST_CASE("af_xdp: coronet's program owned by a live process -> refused, left attached") {
   SKIP_UNLESS_ROOT();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   const std::uint32_t old_id = attach_coronet_by_netlink(static_cast<std::uint32_t>(::getpid()));
   REQUIRE(old_id != 0);
   rt::uring ring(64, false);
@@ -143,12 +133,9 @@ TEST_CASE("af_xdp: coronet's program owned by a live process -> refused, left at
 
 TEST_CASE("af_xdp: another XDP program on the interface -> refused naming it, left attached") {
   SKIP_UNLESS_ROOT();
-  io::xdp_mode mode = io::xdp_mode::native;
-  SUBCASE("device native") { mode = io::xdp_mode::native; }
-  SUBCASE("device generic") { mode = io::xdp_mode::generic; }
+  const io::xdp_mode mode = each_xdp_mode();
   lab l;
-  INFO("lab.sh: ", l.error);
-  REQUIRE(l.ok);
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   const std::uint32_t old_id = attach_foreign_program();
   REQUIRE(old_id != 0);
   rt::uring ring(64, false);
