@@ -132,14 +132,20 @@ void memory_link::record(link_dir d, bytes frame, time_point now, bool dropped) 
   seen_.push_back(seen_segment{now, d, h.src, h.dst, tcp->header(), tcp->payload().size(), dropped});
 }
 
-std::optional<wire::tcp_header> memory_link::tcp_of(bytes frame) {
+std::optional<memory_link::frame_segment> memory_link::segment_of(bytes frame) {
   auto eth = wire::ethernet_view::parse(frame);
   if (!eth || eth->header().type != static_cast<std::uint16_t>(wire::ethertype::ipv4)) return std::nullopt;
   auto ip = wire::ipv4_view::parse(eth->payload());
   if (!ip || ip->header().proto != static_cast<std::uint8_t>(wire::ip_proto::tcp)) return std::nullopt;
   auto tcp = wire::tcp_view::parse(ip->payload(), ip->header().src, ip->header().dst, false);
   if (!tcp) return std::nullopt;
-  return tcp->header();
+  return frame_segment{tcp->header(), tcp->payload().size()};
+}
+
+std::optional<wire::tcp_header> memory_link::tcp_of(bytes frame) {
+  auto s = segment_of(frame);
+  if (!s) return std::nullopt;
+  return s->h;
 }
 
 bool memory_link::is_tcp(bytes frame, std::uint8_t want, std::uint8_t mask) {

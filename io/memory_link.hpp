@@ -86,6 +86,12 @@ class memory_link {
   // Frame helpers for tests and filters: the TCP header of an Ethernet/IPv4/TCP
   // frame (checksum not verified), or nullopt.
   static std::optional<wire::tcp_header> tcp_of(bytes frame);
+  // The same with the segment's payload length.
+  struct frame_segment {
+    wire::tcp_header h;
+    std::size_t payload_len = 0;
+  };
+  static std::optional<frame_segment> segment_of(bytes frame);
   // True if `frame` is TCP with (flags & mask) == want.
   static bool is_tcp(bytes frame, std::uint8_t want, std::uint8_t mask = default_mask);
 

@@ -57,7 +57,7 @@ std::vector<time_point> sends_of(const io::memory_link& l, io::link_dir d, std::
 // one direction; everything else passes.
 std::function<bool(bytes)> drop_data_frames(std::vector<int> which) {
   return [which, n = 0](bytes f) mutable {
-    auto t = parse_tcp_frame(f);
+    auto t = io::memory_link::segment_of(f);
     if (!t || t->payload_len == 0) return false;
     ++n;
     return std::find(which.begin(), which.end(), n) != which.end();

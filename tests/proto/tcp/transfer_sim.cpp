@@ -24,16 +24,6 @@ digest stream_digest(std::uint64_t seed, std::size_t len) {
   return d;
 }
 
-std::optional<frame_tcp> parse_tcp_frame(bytes frame) {
-  auto eth = wire::ethernet_view::parse(frame);
-  if (!eth || eth->header().type != static_cast<std::uint16_t>(wire::ethertype::ipv4)) return std::nullopt;
-  auto ip = wire::ipv4_view::parse(eth->payload());
-  if (!ip || ip->header().proto != static_cast<std::uint8_t>(wire::ip_proto::tcp)) return std::nullopt;
-  auto tcp = wire::tcp_view::parse(ip->payload(), ip->header().src, ip->header().dst, false);
-  if (!tcp) return std::nullopt;
-  return frame_tcp{tcp->header(), tcp->payload().size()};
-}
-
 std::string segment_log(const io::memory_link& l, time_point from, std::size_t max_lines) {
   std::ostringstream o;
   std::size_t n = 0;

@@ -86,13 +86,6 @@ using digest = std::array<std::uint8_t, crypto_hash_sha256_BYTES>;
 // SHA-256 of the first `len` bytes of stream `seed`, computed once per pair.
 digest stream_digest(std::uint64_t seed, std::size_t len);
 
-// A TCP segment inside an Ethernet frame: its header and payload length.
-struct frame_tcp {
-  wire::tcp_header h;
-  std::size_t payload_len = 0;
-};
-std::optional<frame_tcp> parse_tcp_frame(bytes frame);
-
 // The link's record as text, one segment a line (for INFO in small scenarios):
 // time, direction, flags, seq, ack, window, payload length, SACK blocks.
 std::string segment_log(const io::memory_link& l, time_point from = {}, std::size_t max_lines = 200);
