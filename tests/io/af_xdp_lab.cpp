@@ -13,6 +13,11 @@ void open_in_lab(std::optional<io::af_xdp>& dev, rt::uring& ring, const io::af_x
   dev.emplace(ring, c);
 }
 
+void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, collector& sink, const io::af_xdp_config& c) {
+  open_in_lab(dev, s.ring(), c);
+  dev->start(sink);
+}
+
 std::string open_error(rt::uring& ring, const io::af_xdp_config& c) {
   in_netns enter(ns_co);
   REQUIRE(enter.entered);

@@ -94,6 +94,8 @@ io::af_xdp_config config(io::xdp_mode mode, bool busy_poll = false);
 // The device's constructor, run inside coronet's namespace (its sockets,
 // netlink calls and ifindex belong there).
 void open_in_lab(std::optional<io::af_xdp>& dev, rt::uring& ring, const io::af_xdp_config& c);
+// open_in_lab, then the device started into `sink`.
+void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, collector& sink, const io::af_xdp_config& c);
 
 // The constructor's exception text, or "" when it did not throw.
 std::string open_error(rt::uring& ring, const io::af_xdp_config& c);

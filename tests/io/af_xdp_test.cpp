@@ -137,8 +137,7 @@ TEST_CASE("af_xdp: 64 TX frames in flight with ring_size 64 -> tx_buffer empty, 
   std::optional<io::af_xdp> dev;
   io::af_xdp_config c = config(mode);
   c.ring_size = 64;
-  open_in_lab(dev, s.ring(), c);
-  dev->start(sink);
+  start_in_lab(dev, s, sink, c);
   device_poller poller(s, *dev);
   const auto me = dev->mac();
 

@@ -19,8 +19,7 @@ TEST_CASE("af_xdp: kernel owns 198.18.8.4 on the same interface -> its UDP passe
   rt::scheduler s;
   collector sink;
   std::optional<io::af_xdp> dev;
-  open_in_lab(dev, s.ring(), config(mode));
-  dev->start(sink);
+  start_in_lab(dev, s, sink, config(mode));
   kernel_knows_coronet(dev->mac());
 
   // The kernel's receiver on coronet's side, and the sender on the far side.
@@ -70,8 +69,7 @@ TEST_CASE("af_xdp: device destroyed -> no XDP program remains on the interface")
     rt::scheduler s;
     collector sink;
     std::optional<io::af_xdp> dev;
-    open_in_lab(dev, s.ring(), config(mode));
-    dev->start(sink);
+    start_in_lab(dev, s, sink, config(mode));
     const xdp_state st = query_xdp();
     REQUIRE(st.ok);
     const std::uint32_t id = mode == io::xdp_mode::native ? st.drv_prog_id : st.skb_prog_id;
