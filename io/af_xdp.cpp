@@ -20,11 +20,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace coronet::io {
 
@@ -45,6 +47,7 @@ namespace {
 constexpr std::size_t eth_header = 14;
 constexpr unsigned rx_batch = 64;             // RX descriptors taken per peek
 constexpr std::uint32_t max_queues = 1024;    // coronet_xsks' max_entries
+constexpr std::chrono::milliseconds bind_busy_wait{2000};  // see bind_socket
 bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // RX queues in use: ETHTOOL_GCHANNELS answers for the caller's network
@@ -123,6 +126,7 @@ struct af_xdp::impl {
   void find_interface();
   void create_umem(unsigned nqueues);
   void create_socket(int qid, bool first);
+  int bind_socket(queue& q, int qid, const xsk_socket_config& sc);
 
   void arm_poll(queue& q);
   void on_poll(queue& q, const io_uring_cqe& cqe);
@@ -251,8 +255,7 @@ void af_xdp::impl::create_socket(int qid, bool first) {
     sc.tx_size = c.ring_size;
     sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program (io/xdp_program)
     sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (b == xdp_bind::zerocopy ? XDP_ZEROCOPY : XDP_COPY));
-    int rc = xsk_socket__create_shared(&q.xsk, c.ifname.c_str(), static_cast<std::uint32_t>(qid), umem, &q.rx, &q.tx,
-                                       &q.fill, &q.comp, &sc);
+    int rc = bind_socket(q, qid, sc);
     if (rc == 0) {
       if (first) {
         dev.bind_ = b;
@@ -272,6 +275,12 @@ void af_xdp::impl::create_socket(int qid, bool first) {
     if (b == xdp_bind::zerocopy && rc == -EOPNOTSUPP) {
       fail(c.ifname + "'s driver has no zero-copy AF_XDP (veth never has): use --xdp-bind copy or auto");
     }
+    if (rc == -EBUSY) {
+      fail("another AF_XDP socket is bound to " + c.ifname + " queue " + std::to_string(qid) +
+               " (a running coronet, or another AF_XDP program; still so after " +
+               std::to_string(bind_busy_wait.count()) + " ms)",
+           -rc);
+    }
     fail("binding an AF_XDP socket to " + c.ifname + " queue " + std::to_string(qid) +
              (b == xdp_bind::zerocopy ? " in zero-copy mode" : " in copy mode") + last_lib_line(),
          -rc);
@@ -290,6 +299,22 @@ void af_xdp::impl::create_socket(int qid, bool first) {
   const std::uint32_t key = static_cast<std::uint32_t>(qid);
   if (bpf_map_update_elem(program->xsk_map_fd(), &key, &q.fd, BPF_ANY) != 0) {
     fail("adding the socket of queue " + std::to_string(qid) + " to the XDP program's map", errno);
+  }
+}
+
+// The kernel frees a closed socket's hold on its queue in a work item after
+// the close (xp_put_pool -> xp_release_deferred -> xp_clear_dev), so a
+// coronet started right after another one exited can find the queue still
+// taken (EBUSY from xsk_bind). That clears within milliseconds; a queue still
+// busy after bind_busy_wait belongs to a live socket.
+int af_xdp::impl::bind_socket(queue& q, int qid, const xsk_socket_config& sc) {
+  const auto give_up = std::chrono::steady_clock::now() + bind_busy_wait;
+  for (;;) {
+    int rc = xsk_socket__create_shared(&q.xsk, dev.cfg_.ifname.c_str(), static_cast<std::uint32_t>(qid), umem, &q.rx,
+                                       &q.tx, &q.fill, &q.comp, &sc);
+    if (rc != -EBUSY || std::chrono::steady_clock::now() >= give_up) return rc;
+    q.xsk = nullptr;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

@@ -71,6 +71,8 @@ class af_xdp final : public device {
   // Throws std::runtime_error naming what is missing: the interface, the
   // queue, kernel support for a mode, privileges (CAP_NET_ADMIN/CAP_BPF), or
   // the failing call with its errno text. Nothing stays attached on failure.
+  // A queue another socket still holds (EBUSY) is retried for up to 2 s: a
+  // socket closed just before lets go of its queue shortly after the close.
   af_xdp(rt::uring& ring, const af_xdp_config& c);
   ~af_xdp() override;  // detaches the program, closes the sockets, frees UMEM
   af_xdp(const af_xdp&) = delete;

@@ -78,6 +78,37 @@ TEST_CASE("af_xdp: forced zero-copy on veth -> clear error, nothing stays attach
   CHECK(st.none());
 }
 
+// The kernel lets go of a closed socket's queue in a work item after the
+// close; a device opened at once must wait that out, not fail with EBUSY.
+TEST_CASE("af_xdp: opened again right after closing, 20 times -> every open succeeds") {
+  SKIP_UNLESS_ROOT();
+  const io::xdp_mode mode = each_xdp_mode();
+  lab l;
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
+  rt::uring ring(64, false);
+  for (int i = 0; i < 20; ++i) {
+    CAPTURE(i);
+    const std::string err = open_error(ring, config(mode));
+    REQUIRE_MESSAGE(err.empty(), err);
+  }
+  CHECK(query_xdp().none());
+}
+
+TEST_CASE("af_xdp: a second device while the first holds the interface -> error names the first one's process") {
+  SKIP_UNLESS_ROOT();
+  lab l;
+  REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
+  rt::uring ring(64, false);
+  std::optional<io::af_xdp> first;
+  open_in_lab(first, ring, config(io::xdp_mode::generic));
+  const std::string err = open_error(ring, config(io::xdp_mode::generic));
+  CHECK(err == "af_xdp: axd-co0 (generic (SKB), program id " + std::to_string(query_xdp().skb_prog_id) +
+                   ") is in use by coronet process " + std::to_string(::getpid()) +
+                   ", which is still running; one coronet per interface");
+  first.reset();
+  CHECK(query_xdp().none());
+}
+
 TEST_CASE("af_xdp: ARP request to the kernel -> the kernel's reply is redirected to the socket") {
   SKIP_UNLESS_ROOT();
   io::xdp_mode mode = io::xdp_mode::native;
