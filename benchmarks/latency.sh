@@ -10,20 +10,22 @@
 #   raw  latency-bench raw-pong (.3, lt-kn) and raw-ping (.2, lt-co): a 64-byte
 #        Ethernet+IPv4 frame through the device alone, the floor for any TCP on it
 #   TCP  latency-bench tcp-server (.3, lt-kn) and tcp-ping (.2, lt-co): coronet
-#        on both ends of the same device, 64 bytes written then read back
+#        on both ends of the same device, 64 bytes written then read back;
+#        tcp-ping takes raw round trips in turn with them (--interleave-raw,
+#        blocks of 100: "raw*"), so TCP and its floor meet the same seconds
 # kernel: latency-bench kernel-server (.1, lt-kn) and kernel-ping (.4, lt-co),
 # TCP_NODELAY, blocking sockets ("sleep") and recv(MSG_DONTWAIT) spinning ("busy").
 # Every ping warms up for --warmup-ms (default 300: an XDP attach is slow for
 # ~30 ms), then takes --count samples (default 20000) within 60 s. The whole
 # sequence is repeated --runs times (default 5), so drift during the run hits
 # raw and TCP alike; a p50/p90/p99 cell is the median over the runs, and
-# TCP/raw is the median of the runs' own ratios (raw and TCP back to back).
+# TCP/raw* is the median of the runs' own ratios of TCP to raw* (same seconds).
 #
 # Lab "lt" (198.18.42.0/24), one veth pair lt-co0 <-> lt-kn0:
 #   lt-kn: the kernel 198.18.42.1; coronet's far end 198.18.42.3 (no kernel address)
 #   lt-co: coronet 198.18.42.2 (no kernel address); the kernel 198.18.42.4, for
 #          its own client
-# The table: p50 of the raw floor and of TCP, TCP/raw (paired per run; the
+# The table: p50 of the raw floor alone, of raw* and of TCP, TCP/raw* (paired per run; the
 # target when busy-polling: at most 1.1), p90/p99 of each, and the frames coronet's client
 # sent and received per round trip (1/1: no pure ACKs). Figures in µs; compare
 # within one run (docs/latency.md). --split adds a second table: the busy rows
@@ -53,7 +55,7 @@ while [ $# -gt 0 ]; do
     --devices) [ $# -ge 2 ] || usage "--devices needs a list"; devices=$2; shift 2 ;;
     --split) split=1; shift ;;
     --bin) [ $# -ge 2 ] || usage "--bin needs a directory"; bin=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) usage "unknown argument '$1'" ;;
   esac
 done
@@ -159,13 +161,16 @@ measure() {
   cli=
   stop_server
   local line
-  line=$(grep -m1 '^result ' "$tmp/client.log" || true)
+  line=$(grep -v ' interleaved=' "$tmp/client.log" | grep -m1 '^result ' || true)
   if [ $rc -ne 0 ] || [ -z "$line" ]; then
     { echo "$key: the ping exited with $rc:"; cat "$tmp/client.log" "$tmp/server.log"; } >>"$tmp/failures"
     return
   fi
   res[$key]=$line
   res[$key,server]=$(grep -m1 'turnaround_n=' "$tmp/server.log" || true)
+  # tcp-ping --interleave-raw's raw line: ROW,tcp#R -> ROW,inter#R
+  line=$(grep -m1 '^result mode=raw-ping .*interleaved=' "$tmp/client.log" || true)
+  [ -n "$line" ] && res[${key/,tcp#/,inter#}]=$line
   echo "  $line" >&2
 }
 
@@ -187,13 +192,14 @@ median() {
   printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
 }
 # ratio_median ROW: the median over the runs of that run's TCP p50 / raw p50,
-# or "-". Each run measures raw and TCP back to back, so this ratio pairs
-# figures taken under the same host conditions; the p50 columns are medians
-# taken apart, and this host's floor drifts by tens of percent between runs.
+# the raw p50 being the one tcp-ping took in turn with its TCP samples
+# (--interleave-raw), or "-". Both kinds of sample meet the same host
+# conditions; this host's floor drifts by tens of percent between seconds,
+# so the p50 columns, medians taken apart, do not divide into the ratio.
 ratio_median() {
   local vals=() r a b
   for r in $(seq "$runs"); do
-    a=$(field "$1,tcp#$r" p50) b=$(field "$1,raw#$r" p50)
+    a=$(field "$1,tcp#$r" p50) b=$(field "$1,inter#$r" p50)
     if [ "$a" = - ] || [ "$b" = - ]; then echo -; return; fi
     vals+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')")
   done
@@ -223,7 +229,8 @@ run_once() {
     measure "$row,raw#$r" $ns_kn raw-pong --iface $if_kn --addr $ip_coronet2/24 "${flags[@]}" -- \
       $ns_co raw-ping --iface $if_co --addr $ip_coronet/24 --peer $ip_coronet2 --peer-mac "$mac_kn" "${flags[@]}"
     measure "$row,tcp#$r" $ns_kn tcp-server --iface $if_kn --addr $ip_coronet2/24 --port $port "${flags[@]}" -- \
-      $ns_co tcp-ping --iface $if_co --addr $ip_coronet/24 --to $ip_coronet2:$port "${flags[@]}"
+      $ns_co tcp-ping --iface $if_co --addr $ip_coronet/24 --to $ip_coronet2:$port "${flags[@]}" \
+      --interleave-raw --peer-mac "$mac_kn"
   done
 }
 
@@ -232,23 +239,24 @@ echo "latency: 64-byte round trips, $count samples after ${warmup_ms} ms of warm
 for r in $(seq "$runs"); do run_once "$r"; done
 
 echo
-printf '%-16s %-6s %9s %9s %8s   %-17s %-17s %s\n' device wait "raw p50" "TCP p50" TCP/raw "raw p90 / p99" \
-  "TCP p90 / p99" "frames out/in per RTT"
+printf '%-16s %-6s %9s %9s %9s %8s   %-17s %-17s %s\n' device wait "raw p50" "raw* p50" "TCP p50" TCP/raw* \
+  "raw p90 / p99" "TCP p90 / p99" "frames out/in per RTT"
 for row in "${rows[@]}"; do
   dev=${row%,*} w=${row#*,}
-  raw_p50=$(median "$row,raw" p50) tcp_p50=$(median "$row,tcp" p50)
+  raw_p50=$(median "$row,raw" p50) tcp_p50=$(median "$row,tcp" p50) inter_p50=$(median "$row,inter" p50)
   raw_tail="$(median "$row,raw" p90) / $(median "$row,raw" p99)"
   tcp_tail="$(median "$row,tcp" p90) / $(median "$row,tcp" p99)"
   frames="$(median "$row,tcp" tx_per_rtt) / $(median "$row,tcp" rx_per_rtt)"
-  if [ "$dev" = kernel ]; then raw_p50=- raw_tail=- frames=-; fi
+  if [ "$dev" = kernel ]; then raw_p50=- inter_p50=- raw_tail=- frames=-; fi
   ratio=-
   if [ "$dev" != kernel ]; then ratio=$(ratio_median "$row"); fi
-  printf '%-16s %-6s %9s %9s %8s   %-17s %-17s %s\n' "$dev" "$w" "$raw_p50" "$tcp_p50" "$ratio" "$raw_tail" \
-    "$tcp_tail" "$frames"
+  printf '%-16s %-6s %9s %9s %9s %8s   %-17s %-17s %s\n' "$dev" "$w" "$raw_p50" "$inter_p50" "$tcp_p50" "$ratio" \
+    "$raw_tail" "$tcp_tail" "$frames"
 done
-echo "(µs, median of $runs runs; raw: the device alone; TCP: coronet on both ends of that device, or the kernel's" \
-  "own TCP; TCP/raw: the median of each run's own TCP/raw, raw and TCP measured back to back;" \
-  "busy-polling target TCP/raw <= 1.1)"
+echo "(µs, median of $runs runs; raw: the device alone (raw-pong/raw-ping); raw*: the same frame taken by tcp-ping" \
+  "in turn with its TCP samples, blocks of 100 (--interleave-raw); TCP: coronet on both ends of that device, or" \
+  "the kernel's own TCP; TCP/raw*: the median of each run's TCP p50 / raw* p50, both from the same seconds;" \
+  "busy-polling target TCP/raw* <= 1.1)"
 
 if [ $split -eq 1 ]; then
   split_devs=()

@@ -31,8 +31,9 @@ struct options {
   std::optional<ipv4_addr> addr;   // --addr IP/PREFIX: the device's (coronet's) address
   int prefix = 24;
   std::optional<ipv4_addr> peer;   // raw-ping --peer
-  std::optional<mac_addr> peer_mac;  // raw-ping --peer-mac
-  int frame_bytes = static_cast<int>(message_len);  // raw-ping --frame-bytes: the whole frame
+  std::optional<mac_addr> peer_mac;  // raw-ping, tcp-ping --interleave-raw: --peer-mac
+  int frame_bytes = static_cast<int>(message_len);  // raw-ping, tcp-ping --interleave-raw: the whole raw frame
+  bool interleave_raw = false;     // tcp-ping --interleave-raw: raw and TCP samples in turn
   std::optional<endpoint> to;      // tcp-ping, kernel-ping --to; kernel-server --listen
   std::uint16_t port = 0;          // tcp-server --port
   bool busy_poll = false;
@@ -54,7 +55,8 @@ options parse(int argc, char** argv);
 // are discarded; done() once --count are kept or the run's time is up.
 class sampler {
  public:
-  explicit sampler(const options& o);
+  // `mode`: the result line's mode= (default: the program's mode).
+  explicit sampler(const options& o, std::string mode = {});
   // The clock of the warm-up starts at the first round trip.
   void start(time_point now);
   void add(duration rtt, time_point now);
@@ -68,7 +70,10 @@ class sampler {
   int report(std::string_view device, std::string_view extra) const;
 
  private:
+  std::string kind() const;
+
   const options& o_;
+  std::string mode_;
   std::vector<std::int64_t> rtts_;
   std::uint64_t warmup_samples_ = 0;
   std::optional<time_point> warm_until_;
@@ -104,7 +109,11 @@ std::string device_label(const io::device& dev);
 // Opens the device (raw modes) or the stack on it, wrapped in a
 // timing_device when `timing`; or prints why not on stderr (then nullptr).
 std::unique_ptr<io::device> open_device_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing);
-std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing);
+// With `tap`, a raw_tap sits between the device and the stack (under the
+// timing_device, so --timing never sees raw frames) and *tap points to it.
+class raw_tap;
+std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing,
+                                                 raw_tap** tap = nullptr);
 
 // The device modes' stack_config: --iface, --addr and the device flags.
 net::stack_config device_config(const options& o);

@@ -6,7 +6,8 @@
 //                         RFC 3692's experimental value) through the packet
 //                         device alone: the floor for any TCP on that device
 //   tcp-server / tcp-ping coronet's TCP on the same device: write 64 bytes,
-//                         read the 64 echoed back
+//                         read the 64 echoed back; with --interleave-raw,
+//                         raw round trips in turn with them in one run
 //   kernel-server / kernel-ping  the kernel's TCP (TCP_NODELAY), blocking or
 //                         spinning on recv(MSG_DONTWAIT): the reference
 //
@@ -33,7 +34,7 @@ constexpr const char* usage_text =
     "                                   [--frame-bytes N] [device flags] [sampling]\n"
     "       latency-bench tcp-server    --iface IF --addr IP/PREFIX --port P [--busy-poll] [device flags]\n"
     "       latency-bench tcp-ping      --iface IF --addr IP/PREFIX --to IP:PORT [--busy-poll] [device flags]\n"
-    "                                   [sampling]\n"
+    "                                   [--interleave-raw --peer-mac MAC [--frame-bytes N]] [sampling]\n"
     "       latency-bench kernel-server --listen IP:PORT [--busy-poll]\n"
     "       latency-bench kernel-ping   --to IP:PORT [--busy-poll] [sampling]\n"
     "every mode: --max-seconds S  stop after S seconds (pings: default 60; servers: no limit)\n"
@@ -45,6 +46,9 @@ constexpr const char* usage_text =
     "                             prediction, no one-segment transmit): to time what they save\n"
     "raw-ping:   --frame-bytes N  the frame's whole length, 64..1514 (default 64; a 64-byte TCP\n"
     "                             echo with timestamps travels in 130-byte frames)\n"
+    "tcp-ping:   --interleave-raw raw round trips (raw-ping's frame, to the server at --peer-mac)\n"
+    "                             in turn with the TCP ones, blocks of 100, --count of each; a\n"
+    "                             raw-ping result line comes first (tcp-server answers them)\n"
     "sampling:   --count N        samples after the warm-up, 1..10000000 (default 20000)\n"
     "            --warmup-ms MS   round trips discarded first, by time (default 300)\n"
     "device flags (raw and tcp modes):\n";
@@ -89,7 +93,9 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
   const bool ping = mode.ends_with("-ping");
   if (flag == "--count" || flag == "--warmup-ms") return ping;
   if (flag == "--iface" || flag == "--addr" || flag == "--timing") return device_mode(mode);
-  if (flag == "--peer" || flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping";
+  if (flag == "--peer") return mode == "raw-ping";
+  if (flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping" || mode == "tcp-ping";
+  if (flag == "--interleave-raw") return mode == "tcp-ping";
   if (flag == "--port") return mode == "tcp-server";
   if (flag == "--no-fast-paths") return mode == "tcp-server" || mode == "tcp-ping";
   if (flag == "--to") return mode == "tcp-ping" || mode == "kernel-ping";
@@ -100,6 +106,10 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
 void check_required(const options& o) {
   if (device_mode(o.mode) && (o.iface.empty() || !o.addr)) usage(o.mode + " needs --iface and --addr");
   if (o.mode == "raw-ping" && (!o.peer || !o.peer_mac)) usage("raw-ping needs --peer and --peer-mac");
+  if (o.mode == "tcp-ping" && o.interleave_raw && !o.peer_mac)
+    usage("tcp-ping --interleave-raw needs --peer-mac (the server's MAC)");
+  if (o.mode == "tcp-ping" && !o.interleave_raw && (o.peer_mac || o.frame_bytes != static_cast<int>(message_len)))
+    usage("--peer-mac and --frame-bytes apply to tcp-ping only with --interleave-raw");
   if (o.mode == "tcp-server" && o.port == 0) usage("tcp-server needs --port");
   if ((o.mode == "tcp-ping" || o.mode == "kernel-ping") && !o.to) usage(o.mode + " needs --to");
   if (o.mode == "kernel-server" && !o.to) usage("kernel-server needs --listen");
@@ -144,6 +154,8 @@ options parse(int argc, char** argv) {
       auto n = number(value(), static_cast<long>(message_len), 1514);
       if (!n) usage("--frame-bytes takes 64..1514");
       o.frame_bytes = static_cast<int>(*n);
+    } else if (a == "--interleave-raw") {
+      o.interleave_raw = true;
     } else if (a == "--timing") {
       o.timing = true;
     } else if (a == "--no-fast-paths") {

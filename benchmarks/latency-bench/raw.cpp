@@ -2,10 +2,9 @@
 // the packet device alone, with no stack on either side: the floor for any
 // TCP round trip on that device.
 //
-// The frame: Ethernet (dst --peer-mac, src the device's MAC, IPv4), IPv4 from
-// --addr to --peer with protocol 253 (RFC 3692: set aside for experiments, so
-// nothing on the hosts claims it), and 30 bytes of payload: "CLAT" and the
-// sequence number (big-endian, 8 bytes), then zeros. The kernels on both hosts
+// The frame (raw_frame.hpp): Ethernet from the device to --peer-mac, IPv4
+// from --addr to --peer with protocol 253 (RFC 3692), "CLAT" and a sequence
+// number, --frame-bytes long (default 64). The kernels on both hosts
 // own neither address and drop what they see of it (no forwarding); the
 // af_xdp device's program steers it to coronet because the destination is
 // --addr.
@@ -29,8 +28,7 @@
 #include <vector>
 
 #include "latency.hpp"
-#include "proto/wire/ethernet.hpp"
-#include "proto/wire/ipv4.hpp"
+#include "raw_frame.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/signals.hpp"
 #include "runtime/timer.hpp"
@@ -41,21 +39,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::uint8_t ip_proto_experiment = 253;  // RFC 3692 2.1 (IANA: "Use for experimentation and testing")
-constexpr std::size_t eth_len = wire::ethernet_header_len;
-constexpr std::size_t ip_len = wire::ipv4_min_header_len;
-constexpr std::size_t magic_at = eth_len + ip_len;  // payload: "CLAT", then the sequence number
-constexpr std::size_t seq_at = magic_at + 4;
-constexpr std::array<std::uint8_t, 4> magic = {'C', 'L', 'A', 'T'};
+using namespace raw_frame;
 constexpr duration reply_timeout = 100ms;
-
-// An IPv4 frame of protocol 253 addressed to `to`, at least as long as ours.
-bool is_experiment_to(bytes f, ipv4_addr to) {
-  if (f.size() < message_len) return false;
-  if (load_be16(&f[12]) != static_cast<std::uint16_t>(wire::ethertype::ipv4)) return false;
-  if (f[eth_len] != 0x45 || f[eth_len + 9] != ip_proto_experiment) return false;  // version 4, IHL 5
-  return load_be32(&f[eth_len + 16]) == to.value && std::equal(magic.begin(), magic.end(), &f[magic_at]);
-}
 
 class raw_ponger final : public rt::poller, private io::rx_sink {
  public:
@@ -86,13 +71,7 @@ class raw_ponger final : public rt::poller, private io::rx_sink {
       ++no_buffer_;
       return;
     }
-    std::memcpy(out.data(), f.data(), f.size());
-    // Ethernet: back to the sender, from us. IPv4: source and destination
-    // swapped; a swap leaves the one's-complement header checksum as it was.
-    std::memcpy(&out[0], &f[6], 6);
-    std::memcpy(&out[6], dev_.mac().b.data(), 6);
-    std::memcpy(&out[eth_len + 12], &f[eth_len + 16], 4);
-    std::memcpy(&out[eth_len + 16], &f[eth_len + 12], 4);
+    write_reply(out, f, dev_.mac());
     dev_.tx_commit(f.size());
     unflushed_ = true;
     ++echoed_;
@@ -151,24 +130,13 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
   std::uint64_t strays() const { return strays_; }
 
  private:
-  void build_template(mac_addr peer_mac) {
-    wire::emit(wire::ethernet_header{.dst = peer_mac,
-                                     .src = dev_.mac(),
-                                     .type = static_cast<std::uint16_t>(wire::ethertype::ipv4)},
-               frame_);
-    wire::emit(wire::ipv4_header{.src = addr_,
-                                 .dst = peer_,
-                                 .proto = ip_proto_experiment,
-                                 .payload_len = static_cast<std::uint16_t>(frame_.size() - eth_len - ip_len)},
-               mut_bytes(frame_).subspan(eth_len));
-    std::copy(magic.begin(), magic.end(), &frame_[magic_at]);
-  }
+  void build_template(mac_addr peer_mac) { build(frame_, dev_.mac(), peer_mac, addr_, peer_); }
 
   void send() {
     mut_bytes out = dev_.tx_buffer();
     if (out.size() < frame_.size()) return;  // all in flight: the next poll tries again
     ++seq_;
-    for (int i = 0; i < 8; ++i) frame_[seq_at + i] = static_cast<std::uint8_t>(seq_ >> (56 - 8 * i));
+    set_seq(frame_, seq_);
     std::memcpy(out.data(), frame_.data(), frame_.size());
     dev_.tx_commit(frame_.size());
     outstanding_ = true;
@@ -178,9 +146,8 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
 
   void on_frame(bytes f, rx_meta) override {
     const time_point now = rt::steady_now();
-    if (!is_experiment_to(f, addr_) || load_be32(&f[eth_len + 12]) != peer_.value) return;
-    std::uint64_t seq = 0;
-    for (int i = 0; i < 8; ++i) seq = (seq << 8) | f[seq_at + i];
+    if (!is_experiment_to(f, addr_) || source_of(f) != peer_) return;
+    const std::uint64_t seq = seq_of(f);
     if (!outstanding_ || seq != seq_) {
       ++strays_;  // the reply to a frame already counted lost
       return;

@@ -7,6 +7,7 @@
 
 #include "io/af_xdp.hpp"
 #include "latency.hpp"
+#include "raw_tap.hpp"
 #include "net/device_flags.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/timer.hpp"
@@ -30,7 +31,7 @@ double run_limit_seconds(const options& o) {
   return o.is_ping() ? 60.0 : 0.0;
 }
 
-sampler::sampler(const options& o) : o_(o) {
+sampler::sampler(const options& o, std::string mode) : o_(o), mode_(mode.empty() ? o.mode : std::move(mode)) {
   rtts_.reserve(static_cast<std::size_t>(o.count));
   // The run's limit counts from the start of the process's measuring work.
   deadline_ = rt::steady_now() + std::chrono::duration_cast<duration>(
@@ -52,15 +53,19 @@ bool sampler::done(time_point now) const {
   return rtts_.size() >= static_cast<std::size_t>(o_.count) || now >= deadline_;
 }
 
+// "raw-ping " when this sampler's mode is not the program's, else "".
+std::string sampler::kind() const { return mode_ == o_.mode ? std::string() : mode_ + " "; }
+
 int sampler::report(std::string_view device, std::string_view extra) const {
-  std::printf("result mode=%s device=%.*s wait=%s samples=%zu warmup=%llu", o_.mode.c_str(),
+  std::printf("result mode=%s device=%.*s wait=%s samples=%zu warmup=%llu", mode_.c_str(),
               static_cast<int>(device.size()), device.data(), o_.wait_name(), rtts_.size(),
               static_cast<unsigned long long>(warmup_samples_));
   if (!extra.empty()) std::printf(" %.*s", static_cast<int>(extra.size()), extra.data());
   if (rtts_.empty()) {
     std::printf(" unit=us\n");
     std::fflush(stdout);
-    std::fprintf(stderr, "latency-bench %s: no round trip completed after the warm-up\n", o_.mode.c_str());
+    std::fprintf(stderr, "latency-bench %s: no %sround trip completed after the warm-up\n", o_.mode.c_str(),
+                 kind().c_str());
     return exit_failed;
   }
   std::vector<std::int64_t> s = rtts_;
@@ -69,8 +74,8 @@ int sampler::report(std::string_view device, std::string_view extra) const {
               us(percentile(s, 0.90)), us(percentile(s, 0.99)), us(s.back()));
   std::fflush(stdout);
   if (rtts_.size() < static_cast<std::size_t>(o_.count))
-    std::fprintf(stderr, "latency-bench %s: time limit reached after %zu of %d samples\n", o_.mode.c_str(),
-                 rtts_.size(), o_.count);
+    std::fprintf(stderr, "latency-bench %s: time limit reached after %zu of %d %ssamples\n", o_.mode.c_str(),
+                 rtts_.size(), o_.count, kind().c_str());
   return exit_ok;
 }
 
@@ -83,6 +88,7 @@ rt::task<> fire_after(latch& l, double seconds) {
 
 std::string device_label(const io::device& dev) {
   if (const auto* t = dynamic_cast<const timing_device*>(&dev)) return device_label(t->inner());
+  if (const auto* t = dynamic_cast<const raw_tap*>(&dev)) return device_label(t->inner());
   if (const auto* x = dynamic_cast<const io::af_xdp*>(&dev))
     return std::string("af_xdp/") + io::to_string(x->mode()) + "/" + io::to_string(x->bind());
   const std::string n = dev.name();
@@ -116,9 +122,15 @@ std::unique_ptr<io::device> open_device_or_report(rt::scheduler& sched, const ne
   }
 }
 
-std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing) {
+std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net::stack_config& cfg, bool timing,
+                                                 raw_tap** tap) {
   try {
     std::unique_ptr<io::device> dev = net::open_device(sched, cfg);
+    if (tap != nullptr) {
+      auto t = std::make_unique<raw_tap>(sched, std::move(dev), cfg.addr);
+      *tap = t.get();
+      dev = std::move(t);
+    }
     if (timing) dev = std::make_unique<timing_device>(std::move(dev));
     auto st = std::make_unique<net::stack>(sched, cfg, std::move(dev));
     std::fprintf(stderr, "latency-bench: %s\n", st->device().describe().c_str());

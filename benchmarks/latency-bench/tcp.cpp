@@ -7,6 +7,14 @@
 // reports them per round trip (tx_per_rtt, rx_per_rtt): 1 and 1 when each
 // message and its echo travel alone with the ACKs riding on data; a pure ACK
 // from either side adds to one of them.
+//
+// --interleave-raw: tcp-ping takes raw round trips (raw-ping's frame, to the
+// server's address at --peer-mac) on the same device in turn with the TCP
+// ones, blocks of interleave_block each, until both have --count, and prints
+// a raw-ping result line before the tcp-ping one. tcp-server answers raw
+// frames always (raw_tap.hpp). Both kinds of sample then meet the same host
+// conditions, which on a VM drift by tens of percent from second to second;
+// the ratio of the two p50s is the figure to read.
 #include <signal.h>
 
 #include <algorithm>
@@ -18,6 +26,7 @@
 #include <vector>
 
 #include "latency.hpp"
+#include "raw_tap.hpp"
 #include "runtime/cancel.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/signals.hpp"
@@ -28,6 +37,8 @@ namespace coronet::latency {
 namespace {
 
 using namespace std::chrono_literals;
+
+constexpr int interleave_block = 100;  // samples of one kind before the other's turn
 
 rt::task<> stop_at(std::stop_source& stop, time_point deadline) {
   co_await rt::sleep_until(deadline);
@@ -106,11 +117,18 @@ struct client_split {
   }
 };
 
-// Device frames between mark() (the first kept sample) and finish().
+// The stack's device frames between mark() (the first kept sample) and
+// finish(): the device's counts less the raw frames a tap sent and received.
 struct frame_counts {
   std::uint64_t tx0 = 0, rx0 = 0, tx = 0, rx = 0;
-  void mark(const io::device_stats& d) { tx0 = d.tx_frames, rx0 = d.rx_frames; }
-  void finish(const io::device_stats& d) { tx = d.tx_frames - tx0, rx = d.rx_frames - rx0; }
+  static std::uint64_t raw_tx(const raw_tap* t) { return t != nullptr ? t->sent() : 0; }
+  static std::uint64_t raw_rx(const raw_tap* t) { return t != nullptr ? t->replies() : 0; }
+  void mark(const io::device_stats& d, const raw_tap* t) {
+    tx0 = d.tx_frames - raw_tx(t), rx0 = d.rx_frames - raw_rx(t);
+  }
+  void finish(const io::device_stats& d, const raw_tap* t) {
+    tx = d.tx_frames - raw_tx(t) - tx0, rx = d.rx_frames - raw_rx(t) - rx0;
+  }
 };
 
 rt::task<> until_eof(net::stream& s) {
@@ -128,7 +146,9 @@ void report_read_end(const net::result<std::size_t>& n) {
   if (n && *n == 0) std::fprintf(stderr, "latency-bench tcp-ping: the server closed the connection\n");
 }
 
-rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_counts& fc, client_split& split) {
+// `raw`, `raw_smp`: --interleave-raw's tap and its samples (else null).
+rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_counts& fc, client_split& split,
+                        raw_tap* raw, sampler* raw_smp) {
   const auto* timing = dynamic_cast<const timing_device*>(&st.device());
   net::result<net::stream> c = co_await st.connect(*o.to);
   if (!c) {
@@ -139,8 +159,23 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
   }
   std::array<std::uint8_t, message_len> msg{}, back{};
   std::uint64_t seq = 0;
-  while (!smp.done(rt::steady_now())) {
-    if (smp.kept() == 0) fc.mark(st.device_stats());
+  bool raw_turn = false;
+  int in_block = 0;
+  const std::stop_token stop = co_await rt::this_stop_token();  // raw pings do not watch it: the loop does
+  for (;;) {
+    const time_point now = rt::steady_now();
+    const bool tcp_done = smp.done(now), raw_done = raw == nullptr || raw_smp->done(now);
+    if ((tcp_done && raw_done) || stop.stop_requested()) break;
+    if (raw != nullptr) {
+      if (++in_block > interleave_block) in_block = 1, raw_turn = !raw_turn;
+      if (raw_turn ? raw_done : tcp_done) raw_turn = !raw_turn;
+    }
+    if (raw_turn) {
+      const std::optional<duration> rtt = co_await raw->ping();
+      if (rtt) raw_smp->add(*rtt, rt::steady_now());
+      continue;
+    }
+    if (smp.kept() == 0) fc.mark(st.device_stats(), raw);
     ++seq;
     std::memcpy(msg.data(), &seq, sizeof seq);
     const time_point t0 = rt::steady_now();
@@ -174,7 +209,7 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
     smp.add(t1 - t0, t1);
     if (timing != nullptr && smp.kept() > kept) split.add(t0, timing->last_commit(), timing->last_flush(), timing->last_rx(), t1);
   }
-  fc.finish(st.device_stats());
+  fc.finish(st.device_stats(), raw);
   // Orderly close: our FIN, the server's FIN (bounded), then release.
   c->shutdown();
   bool closed = co_await rt::with_timeout(until_eof(*c), 1s);
@@ -190,7 +225,8 @@ int tcp_server(const options& o) {
   rt::scheduler sched({.busy_poll = o.busy_poll});
   std::stop_source stop;
   rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
-  std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);  // destroyed before `signals`
+  raw_tap* tap = nullptr;  // answers tcp-ping --interleave-raw's raw frames
+  std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing, &tap);  // before `signals` goes
   if (!st) return exit_usage;
   st->engine().set_fast_paths(o.fast_paths);
   net::result<net::listener> l = st->listen(o.port, 16);
@@ -208,8 +244,9 @@ int tcp_server(const options& o) {
   server_state ss{sched};
   int status = sched.block_on(accept_loop(*l, ss).with_stop_token(stop.get_token()));
   const io::device_stats& d = st->device_stats();
-  std::printf("tcp-server: %llu connections, %llu bytes echoed; frames rx %llu tx %llu\n",
+  std::printf("tcp-server: %llu connections, %llu bytes echoed, %llu raw frames answered; frames rx %llu tx %llu\n",
               static_cast<unsigned long long>(ss.connections), static_cast<unsigned long long>(ss.bytes),
+              static_cast<unsigned long long>(tap->answered()),
               static_cast<unsigned long long>(d.rx_frames), static_cast<unsigned long long>(d.tx_frames));
   if (const auto* t = dynamic_cast<const timing_device*>(&st->device()))
     std::printf("tcp-server: %s\n", t->turnaround_summary().c_str());
@@ -221,14 +258,27 @@ int tcp_ping(const options& o) {
   sampler smp(o);
   std::stop_source stop;
   rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
-  std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing);
+  raw_tap* tap = nullptr;
+  std::unique_ptr<net::stack> st =
+      open_stack_or_report(sched, device_config(o), o.timing, o.interleave_raw ? &tap : nullptr);
   if (!st) return exit_usage;
   st->engine().set_fast_paths(o.fast_paths);
+  std::optional<sampler> raw_smp;
+  if (tap != nullptr) {
+    tap->aim(o.to->addr, *o.peer_mac, static_cast<std::size_t>(o.frame_bytes));
+    raw_smp.emplace(o, "raw-ping");
+  }
   sched.spawn(stop_at(stop, smp.deadline()));  // a read that never completes ends at the limit too
   frame_counts fc;
   client_split split;
-  int status = sched.block_on(ping_loop(*st, o, smp, fc, split).with_stop_token(stop.get_token()));
+  int status = sched.block_on(ping_loop(*st, o, smp, fc, split, tap, raw_smp ? &*raw_smp : nullptr)
+                                  .with_stop_token(stop.get_token()));
   if (status != exit_ok) return status;
+  if (raw_smp) {
+    const std::string raw_extra = "interleaved=tcp-ping frame_bytes=" + std::to_string(o.frame_bytes) +
+                                  " lost=" + std::to_string(tap->lost()) + " strays=" + std::to_string(tap->strays());
+    if (int rs = raw_smp->report(device_label(st->device()), raw_extra); rs != exit_ok) return rs;
+  }
   std::string extra;
   if (smp.kept() > 0) {
     const double n = static_cast<double>(smp.kept());

@@ -36,8 +36,19 @@ expect "latency-bench: bad --backend -> exit 2 naming the choices" 2 "af_packet"
   latency-bench raw-pong --iface lo --addr 198.18.0.2/24 --backend dpdk
 expect "latency-bench: --frame-bytes below 64 -> exit 2" 2 "--frame-bytes takes 64..1514" \
   latency-bench raw-ping --iface lo --addr 198.18.0.2/24 --peer 198.18.0.3 --peer-mac 02:00:00:00:00:03 --frame-bytes 63
-expect "latency-bench: --frame-bytes on tcp-ping -> exit 2" 2 "--frame-bytes does not apply to tcp-ping" \
+expect "latency-bench: --frame-bytes on tcp-ping without --interleave-raw -> exit 2" 2 \
+  "--peer-mac and --frame-bytes apply to tcp-ping only with --interleave-raw" \
   latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --frame-bytes 130
+expect "latency-bench: --peer-mac on tcp-ping without --interleave-raw -> exit 2" 2 \
+  "--peer-mac and --frame-bytes apply to tcp-ping only with --interleave-raw" \
+  latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --peer-mac 02:00:00:00:00:03
+expect "latency-bench: tcp-ping --interleave-raw without --peer-mac -> exit 2" 2 \
+  "tcp-ping --interleave-raw needs --peer-mac (the server's MAC)" \
+  latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --interleave-raw
+expect "latency-bench: --interleave-raw on raw-ping -> exit 2" 2 "--interleave-raw does not apply to raw-ping" \
+  latency-bench raw-ping --iface lo --addr 198.18.0.2/24 --peer 198.18.0.3 --peer-mac 02:00:00:00:00:03 --interleave-raw
+expect "latency-bench: --interleave-raw on tcp-server -> exit 2" 2 "--interleave-raw does not apply to tcp-server" \
+  latency-bench tcp-server --iface lo --addr 198.18.0.2/24 --port 7 --interleave-raw
 expect "latency-bench: --no-fast-paths on raw-pong -> exit 2" 2 "--no-fast-paths does not apply to raw-pong" \
   latency-bench raw-pong --iface lo --addr 198.18.0.2/24 --no-fast-paths
 expect "handshake-bench: bad --xdp-mode -> exit 2" 2 "native" \
