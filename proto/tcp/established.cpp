@@ -363,6 +363,7 @@ std::size_t layer::impl::recv(conn_id id, mut_bytes buf, time_point now) {
   connection* c = find(id);
   if (!c) return 0;
   std::size_t n = c->rcvbuf.read(buf);
+  if (c->ofo.empty()) c->rcvbuf.restart_if_empty();  // out-of-order bytes sit at fixed offsets
   if (n) window_update(*c, now);
   return n;
 }

@@ -20,6 +20,7 @@ namespace coronet::tcp {
   pop_acked(c, ack, now, rtt_sample);
   std::size_t data = std::min<std::size_t>(ack - c.snd_una, c.sndbuf.size());
   c.sndbuf.consume(data);
+  c.sndbuf.restart_if_empty();  // the send buffer never holds bytes placed ahead
   c.st.bytes_acked += data;
   c.snd_una = ack;
   if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;

@@ -54,3 +54,35 @@ TEST_CASE("ring_buffer: drop_storage -> memory gone, capacity/size/free kept for
   CHECK(r.free() == 3996);
   CHECK(r.write(bytes{}) == 0);  // an empty write is still fine
 }
+
+TEST_CASE("ring_buffer: restart_if_empty -> an emptied ring writes at the start of its storage again") {
+  ring_buffer r(64);
+  const std::vector<std::uint8_t> a{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  REQUIRE(r.write(a) == 10);
+  const std::uint8_t* start = r.peek(0, 10).first.data();
+  std::vector<std::uint8_t> out(10);
+  REQUIRE(r.read(out) == 10);
+
+  SUBCASE("without it, the next write follows the last") {
+    REQUIRE(r.write(std::vector<std::uint8_t>{11, 12}) == 2);
+    CHECK(r.peek(0, 2).first.data() == start + 10);
+  }
+  SUBCASE("with it, the next write goes to the start") {
+    r.restart_if_empty();
+    REQUIRE(r.write(std::vector<std::uint8_t>{11, 12}) == 2);
+    CHECK(r.peek(0, 2).first.data() == start);
+    std::vector<std::uint8_t> two(2);
+    CHECK(r.read(two) == 2);
+    CHECK(two == std::vector<std::uint8_t>{11, 12});
+  }
+  SUBCASE("a ring that is not empty keeps its front") {
+    REQUIRE(r.write(std::vector<std::uint8_t>{11, 12, 13}) == 3);
+    std::vector<std::uint8_t> one(1);
+    REQUIRE(r.read(one) == 1);
+    r.restart_if_empty();
+    auto [p, q] = r.peek(0, 2);
+    CHECK(p.data() == start + 11);
+    CHECK(std::vector<std::uint8_t>(p.begin(), p.end()) == std::vector<std::uint8_t>{12, 13});
+    CHECK(q.empty());
+  }
+}
