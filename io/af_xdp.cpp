@@ -46,6 +46,7 @@ namespace {
 
 constexpr std::size_t eth_header = 14;
 constexpr unsigned rx_batch = 64;             // RX descriptors taken per peek
+constexpr std::uint32_t grow_batch = 16;      // frames taken at once that double the fill target (refill)
 constexpr std::uint32_t max_queues = 1024;    // coronet_xsks' max_entries
 constexpr std::chrono::milliseconds bind_busy_wait{2000};  // see bind_socket
 bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -99,6 +100,14 @@ struct af_xdp::impl {
       void complete(const io_uring_cqe& cqe) override { q->owner->on_kick_error(*q, tx, cqe); }
     } tx_kick{}, rx_kick{};
     bool poll_armed = false;
+    // RX frames: `posted` are the kernel's (in the fill ring or on their way
+    // back through the RX ring), the rest wait in rx_free, last returned on
+    // top. The kernel takes fill entries oldest first, so the frames in use
+    // are the last `fill_target` returned: few pages and cache lines while
+    // traffic is light (see refill()).
+    std::vector<std::uint64_t> rx_free;
+    std::uint32_t posted = 0;
+    std::uint32_t fill_target = 0;
   };
 
   af_xdp& dev;
@@ -133,6 +142,7 @@ struct af_xdp::impl {
   void on_kick_error(queue& q, bool tx, const io_uring_cqe& cqe);
   void kick_tx();
   void kick_rx(queue& q);
+  void refill(queue& q, std::uint32_t batch);
   void drain_rx(queue& q);
   void reclaim_tx(queue& q);
   std::uint64_t frame_base(std::uint64_t addr) const { return addr & ~std::uint64_t{dev.cfg_.frame_size - 1}; }
@@ -287,14 +297,13 @@ void af_xdp::impl::create_socket(int qid, bool first) {
   }
   q.fd = xsk_socket__fd(q.xsk);
 
-  // Every RX frame of this queue goes into its fill ring now.
-  std::uint32_t idx = 0;
-  if (xsk_ring_prod__reserve(&q.fill, c.ring_size, &idx) != c.ring_size) fail("the fill ring is smaller than asked");
+  // This queue's RX frames wait in rx_free, the first at the top; fill_min
+  // of them go into the fill ring now.
   const std::uint64_t base = std::uint64_t(queues.size() - 1) * c.ring_size;
-  for (std::uint32_t i = 0; i < c.ring_size; ++i) {
-    *xsk_ring_prod__fill_addr(&q.fill, idx + i) = (base + i) * c.frame_size;
-  }
-  xsk_ring_prod__submit(&q.fill, c.ring_size);
+  q.rx_free.reserve(c.ring_size);
+  for (std::uint64_t i = c.ring_size; i-- > 0;) q.rx_free.push_back((base + i) * c.frame_size);
+  q.fill_target = std::min(c.fill_min, c.ring_size);
+  refill(q, 0);
 
   const std::uint32_t key = static_cast<std::uint32_t>(qid);
   if (bpf_map_update_elem(program->xsk_map_fd(), &key, &q.fd, BPF_ANY) != 0) {
@@ -379,25 +388,21 @@ void af_xdp::impl::kick_rx(queue& q) {
 // --- rings -------------------------------------------------------------------
 
 void af_xdp::impl::drain_rx(queue& q) {
+  if (q.posted < q.fill_target && !q.rx_free.empty()) refill(q, 0);  // what an earlier call could not post
   for (unsigned rounds = 0; rounds < dev.cfg_.ring_size / rx_batch + 1; ++rounds) {
     std::uint32_t idx = 0;
     const std::uint32_t n = xsk_ring_cons__peek(&q.rx, rx_batch, &idx);
     if (n == 0) break;
-    // The frames go back to the fill ring after the sink has seen them, even
-    // if it throws. The fill ring holds every RX frame of this queue, so the
-    // reservation cannot fail.
+    // The frames go back to rx_free, and the fill ring is topped up, after
+    // the sink has seen them, even if it throws.
     struct give_back {
       impl* self;
       queue& q;
-      std::uint32_t idx, n, done = 0;
+      std::uint32_t idx, n;
       ~give_back() {
-        std::uint32_t fidx = 0;
-        xsk_ring_prod__reserve(&q.fill, n, &fidx);
-        for (std::uint32_t i = 0; i < n; ++i) {
-          *xsk_ring_prod__fill_addr(&q.fill, fidx + i) =
-              self->frame_base(xsk_ring_cons__rx_desc(&q.rx, idx + i)->addr);
-        }
-        xsk_ring_prod__submit(&q.fill, n);
+        for (std::uint32_t i = n; i-- > 0;) q.rx_free.push_back(self->frame_base(xsk_ring_cons__rx_desc(&q.rx, idx + i)->addr));
+        q.posted -= n;
+        self->refill(q, n);
         xsk_ring_cons__release(&q.rx, n);
       }
     } guard{this, q, idx, n};
@@ -413,6 +418,46 @@ void af_xdp::impl::drain_rx(queue& q) {
   if (xsk_ring_prod__needs_wakeup(&q.fill)) kick_rx(q);
 }
 
+// Tops the fill ring up to fill_target frames, most recently returned first.
+// `batch`: the frames the drain before this took at once (0 when none).
+//
+// fill_min is ring_size unless set lower (--xdp-fill). With a small one,
+// light traffic (a request, its answer) takes one frame at a time and keeps
+// the target there, so it cycles through few frames: their pages stay in the
+// TLB and their lines in the caches. The target doubles, up to ring_size,
+// when frames queue up - a drain took grow_batch or more at once - or when the
+// kernel has left less than half of the target in the ring (a burst that
+// could have emptied it before the next poll). It never shrinks.
+//
+// It posts what fits: the kernel publishes RX descriptors before its fill
+// consumer index (xsk_flush), so right after a drain the ring can look fuller
+// than it is; what does not fit is posted by a later call.
+void af_xdp::impl::refill(queue& q, std::uint32_t batch) {
+  const unsigned ring_size = dev.cfg_.ring_size;
+  if (batch != 0 && q.fill_target < ring_size) {
+    // Entries the kernel has not taken (asking for ring_size free slots makes
+    // libxdp read its consumer index; only while the target can still grow).
+    const std::uint32_t in_fill = ring_size - xsk_prod_nb_free(&q.fill, ring_size);
+    if (batch >= grow_batch || in_fill < q.fill_target / 2) {
+      q.fill_target = std::min(q.fill_target * 2, ring_size);
+      ++dev.xstats_.fill_growths;
+    }
+  }
+  auto want = static_cast<std::uint32_t>(
+      std::min<std::size_t>(q.fill_target > q.posted ? q.fill_target - q.posted : 0, q.rx_free.size()));
+  if (want == 0) return;
+  want = std::min(want, xsk_prod_nb_free(&q.fill, want));  // libxdp reads the consumer index only if short
+  if (want == 0) return;
+  std::uint32_t fidx = 0;
+  if (xsk_ring_prod__reserve(&q.fill, want, &fidx) != want) return;  // cannot happen: `want` slots were free
+  for (std::uint32_t i = 0; i < want; ++i) {
+    *xsk_ring_prod__fill_addr(&q.fill, fidx + i) = q.rx_free.back();
+    q.rx_free.pop_back();
+  }
+  xsk_ring_prod__submit(&q.fill, want);
+  q.posted += want;
+}
+
 void af_xdp::impl::reclaim_tx(queue& q) {
   std::uint32_t idx = 0;
   const std::uint32_t n = xsk_ring_cons__peek(&q.comp, dev.cfg_.ring_size, &idx);
@@ -426,6 +471,7 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   if (!power_of_two(cfg_.ring_size) || cfg_.ring_size < 64 || cfg_.ring_size > 16384) {
     throw std::invalid_argument("af_xdp: ring_size must be a power of two, 64 .. 16384");
   }
+  if (cfg_.fill_min == 0) throw std::invalid_argument("af_xdp: fill_min must be at least 1");
   if (cfg_.frame_size != 2048 && cfg_.frame_size != 4096) {
     throw std::invalid_argument("af_xdp: frame_size must be 2048 or 4096");
   }
@@ -558,6 +604,10 @@ void af_xdp::for_each_extra(const extra_fn& fn) const {
   fn("XdpRxWakeups", xstats_.rx_wakeups);
   fn("XdpPollWakeups", xstats_.poll_wakeups);
   fn("XdpTxRetries", xstats_.tx_retries);
+  fn("XdpFillGrowths", xstats_.fill_growths);
+  std::uint64_t target = 0;
+  for (const auto& q : p.queues) target += q->fill_target;
+  fn("XdpFillTarget", target);
   // The kernel's own view of each socket (getsockopt XDP_STATISTICS).
   xdp_statistics sum{};
   for (const auto& q : p.queues) {

@@ -12,6 +12,8 @@ namespace {
 // The highest queue --queue accepts. Linux caps an interface's queues far
 // higher (netdev's num_rx_queues), but no NIC coronet meets has more.
 constexpr int max_queue = 1023;
+// --xdp-fill: at most the RX ring's size (io::af_xdp_config::ring_size).
+constexpr int max_fill = 2048;
 
 std::string got(std::string_view flag, std::string_view accepted, std::string_view value) {
   return "--" + std::string(flag) + " takes " + std::string(accepted) + "; got '" + std::string(value) + "'";
@@ -34,7 +36,7 @@ bool parse_choice(std::string_view value, std::initializer_list<E> choices, E& o
 }  // namespace
 
 bool is_device_flag(std::string_view name) {
-  return name == "backend" || name == "xdp-mode" || name == "xdp-bind" || name == "queue";
+  return name == "backend" || name == "xdp-mode" || name == "xdp-bind" || name == "queue" || name == "xdp-fill";
 }
 
 std::string set_device_flag(stack_config& cfg, std::string_view name, std::string_view value) {
@@ -54,6 +56,12 @@ std::string set_device_flag(stack_config& cfg, std::string_view name, std::strin
     if (ec != std::errc{} || p != value.data() + value.size() || q < 0 || q > max_queue)
       return got(name, "an RX queue number 0.." + std::to_string(max_queue), value);
     cfg.queue = q;
+  } else if (name == "xdp-fill") {
+    int n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc{} || p != value.data() + value.size() || n < 1 || n > max_fill)
+      return got(name, "a number of RX frames 1.." + std::to_string(max_fill), value);
+    cfg.xdp_fill = n;
   } else {
     return "--" + std::string(name) + " is not a device flag";
   }
@@ -65,6 +73,7 @@ std::string check_device_flags(const stack_config& cfg) {
   const char* given = cfg.xdp_mode != io::xdp_mode::automatic   ? "--xdp-mode"
                       : cfg.xdp_bind != io::xdp_bind::automatic ? "--xdp-bind"
                       : cfg.queue != -1                         ? "--queue"
+                      : cfg.xdp_fill != 0                       ? "--xdp-fill"
                                                                 : nullptr;
   if (given == nullptr) return "";
   return std::string(given) + " needs --backend af_xdp (the backend is " + cfg.backend + ")";

@@ -51,12 +51,14 @@ std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config
   }
   std::unique_ptr<io::device> dev;
   if (cfg.backend == "af_xdp") {
-    dev = std::make_unique<io::af_xdp>(sched.ring(), io::af_xdp_config{.ifname = cfg.ifname,
-                                                                        .addr = cfg.addr,
-                                                                        .mode = cfg.xdp_mode,
-                                                                        .bind = cfg.xdp_bind,
-                                                                        .queue = cfg.queue,
-                                                                        .busy_poll = sched.busy_poll()});
+    io::af_xdp_config xc{.ifname = cfg.ifname,
+                         .addr = cfg.addr,
+                         .mode = cfg.xdp_mode,
+                         .bind = cfg.xdp_bind,
+                         .queue = cfg.queue,
+                         .busy_poll = sched.busy_poll()};
+    if (cfg.xdp_fill > 0) xc.fill_min = static_cast<unsigned>(cfg.xdp_fill);
+    dev = std::make_unique<io::af_xdp>(sched.ring(), xc);
   } else {
     dev = std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});
   }

@@ -53,6 +53,7 @@ struct stack_config {
   io::xdp_mode xdp_mode = io::xdp_mode::automatic;  // af_xdp: native or generic XDP
   io::xdp_bind xdp_bind = io::xdp_bind::automatic;  // af_xdp: zero-copy or copy
   int queue = -1;                       // af_xdp: -1 every RX queue, else only this one
+  int xdp_fill = 0;                     // af_xdp: RX frames in each fill ring at first; 0: the whole ring
   ipv4_addr addr;                       // the address this stack owns
   int prefix_len = 24;
   std::optional<ipv4_addr> gateway;     // next hop off the subnet

@@ -119,9 +119,10 @@ const std::map<std::string_view, flag_spec>& known_flags() {
       {"pcap", {true, scope::coronet}},       {"linger", {true, scope::coronet}},
       {"rcvbuf", {true, scope::kernel}},      {"sndbuf", {true, scope::kernel}},
       {"nodelay", {false, scope::kernel}},
-      // net/device_flags.hpp: --backend, --xdp-mode, --xdp-bind, --queue
+      // net/device_flags.hpp: --backend, --xdp-mode, --xdp-bind, --queue, --xdp-fill
       {"backend", {true, scope::coronet}},    {"xdp-mode", {true, scope::coronet}},
       {"xdp-bind", {true, scope::coronet}},   {"queue", {true, scope::coronet}},
+      {"xdp-fill", {true, scope::coronet}},
   };
   return m;
 }

@@ -66,6 +66,10 @@ expect "--xdp-bind without --backend af_xdp -> exit 2" 2 "--xdp-bind needs --bac
   "${co[@]}" --listen 5001 --xdp-bind copy
 expect "--queue with --backend af_packet -> exit 2" 2 "--queue needs --backend af_xdp (the backend is af_packet)" \
   "${co[@]}" --listen 5001 --backend af_packet --queue 0
+expect "--xdp-fill 0 -> exit 2" 2 "--xdp-fill takes a number of RX frames 1..2048; got '0'" \
+  "${co[@]}" --listen 5001 --backend af_xdp --xdp-fill 0
+expect "--xdp-fill with --backend af_packet -> exit 2" 2 "--xdp-fill needs --backend af_xdp (the backend is af_packet)" \
+  "${co[@]}" --listen 5001 --xdp-fill 64
 expect "device flag on the kernel stack -> exit 2" 2 "--xdp-mode belongs to --stack coronet" \
   --stack kernel --listen 5001 --xdp-mode native
 expect "--help lists the device flags" 0 "--queue N .*af_xdp: only RX queue N" --help

@@ -39,6 +39,8 @@ expect "bad --xdp-bind -> exit 2 naming the choices" 2 "--xdp-bind takes auto, z
   connect --iface lo --addr 198.18.0.2/24 --to 198.18.0.1:7 --backend af_xdp --xdp-bind=zero-copy
 expect "--queue above 1023 -> exit 2" 2 "--queue takes an RX queue number 0..1023; got '1024'" \
   "${srv[@]}" --backend af_xdp --queue 1024
+expect "--xdp-fill above 2048 -> exit 2" 2 "--xdp-fill takes a number of RX frames 1..2048; got '4096'" \
+  "${srv[@]}" --backend af_xdp --xdp-fill 4096
 expect "--queue negative -> exit 2" 2 "--queue takes an RX queue number 0..1023; got '-1'" \
   "${srv[@]}" --backend af_xdp --queue=-1
 expect "--queue not a number -> exit 2" 2 "got 'first'" "${srv[@]}" --backend af_xdp --queue first

@@ -14,23 +14,25 @@ namespace {
 bool mentions(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 }  // namespace
 
-TEST_CASE("device flags: the four names, without dashes, and nothing else") {
+TEST_CASE("device flags: the five names, without dashes, and nothing else") {
   CHECK(is_device_flag("backend"));
   CHECK(is_device_flag("xdp-mode"));
   CHECK(is_device_flag("xdp-bind"));
   CHECK(is_device_flag("queue"));
+  CHECK(is_device_flag("xdp-fill"));
   CHECK_FALSE(is_device_flag("--backend"));
   CHECK_FALSE(is_device_flag("iface"));
   CHECK_FALSE(is_device_flag("xdp_mode"));
   CHECK_FALSE(is_device_flag(""));
 }
 
-TEST_CASE("device flags: defaults are af_packet, auto, auto, every queue, and pass the check") {
+TEST_CASE("device flags: defaults are af_packet, auto, auto, every queue, the whole ring, and pass the check") {
   stack_config c;
   CHECK(c.backend == "af_packet");
   CHECK(c.xdp_mode == io::xdp_mode::automatic);
   CHECK(c.xdp_bind == io::xdp_bind::automatic);
   CHECK(c.queue == -1);
+  CHECK(c.xdp_fill == 0);
   CHECK(check_device_flags(c).empty());
 }
 
@@ -107,6 +109,23 @@ TEST_CASE("--queue: negative, too large, not a number, trailing text -> error, q
   CHECK(c.queue == -1);
 }
 
+TEST_CASE("--xdp-fill: 1..2048 are stored") {
+  stack_config c;
+  for (int n : {1, 64, 2048}) {
+    CHECK(set_device_flag(c, "xdp-fill", std::to_string(n)).empty());
+    CHECK(c.xdp_fill == n);
+  }
+}
+
+TEST_CASE("--xdp-fill: 0, too large, negative, not a number -> error, value unchanged") {
+  stack_config c;
+  for (const char* bad : {"0", "2049", "-1", "", "x", "64k", " 64"}) {
+    std::string e = set_device_flag(c, "xdp-fill", bad);
+    CHECK_MESSAGE(e == "--xdp-fill takes a number of RX frames 1..2048; got '" + std::string(bad) + "'", bad);
+  }
+  CHECK(c.xdp_fill == 0);
+}
+
 TEST_CASE("set_device_flag: a name that is not a device flag -> error") {
   stack_config c;
   CHECK(mentions(set_device_flag(c, "iface", "veth0"), "--iface"));
@@ -128,16 +147,23 @@ TEST_CASE("check: any xdp flag or --queue with af_packet -> error naming the fla
     REQUIRE(set_device_flag(c, "queue", "0").empty());
     CHECK(check_device_flags(c) == "--queue needs --backend af_xdp (the backend is af_packet)");
   }
+  SUBCASE("--xdp-fill") {
+    stack_config c;
+    REQUIRE(set_device_flag(c, "xdp-fill", "64").empty());
+    CHECK(check_device_flags(c) == "--xdp-fill needs --backend af_xdp (the backend is af_packet)");
+  }
 }
 
 TEST_CASE("check: every xdp flag with af_xdp, in any order -> no error") {
   stack_config c;
   REQUIRE(set_device_flag(c, "queue", "2").empty());
+  REQUIRE(set_device_flag(c, "xdp-fill", "64").empty());
   REQUIRE(set_device_flag(c, "xdp-bind", "copy").empty());
   REQUIRE(set_device_flag(c, "xdp-mode", "generic").empty());
   REQUIRE(set_device_flag(c, "backend", "af_xdp").empty());
   CHECK(check_device_flags(c).empty());
   CHECK(c.queue == 2);
+  CHECK(c.xdp_fill == 64);
   CHECK(c.xdp_bind == io::xdp_bind::copy);
   CHECK(c.xdp_mode == io::xdp_mode::generic);
 }
@@ -145,7 +171,7 @@ TEST_CASE("check: every xdp flag with af_xdp, in any order -> no error") {
 TEST_CASE("usage text names every flag and every value") {
   const std::string u(device_flags_usage);
   for (const char* s : {"--backend", "af_packet", "af_xdp", "--xdp-mode", "native", "generic", "--xdp-bind",
-                        "zerocopy", "copy", "--queue", "0..1023", "CAP_NET_RAW", "CAP_BPF"})
+                        "zerocopy", "copy", "--queue", "0..1023", "--xdp-fill", "1..2048", "CAP_NET_RAW", "CAP_BPF"})
     CHECK_MESSAGE(mentions(u, s), s);
   CHECK(u.back() == '\n');
 }
