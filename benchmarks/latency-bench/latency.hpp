@@ -120,15 +120,19 @@ net::stack_config device_config(const options& o);
 // Seconds the process may run: --max-seconds, or the mode's default.
 double run_limit_seconds(const options& o);
 
-// --timing: wraps a device and stamps deliveries and flushes (timing.cpp).
-class timing_device final : public io::device, private io::rx_sink {
+// A device between another device and its user that passes every call and
+// every frame through; timing_device and raw_tap override what they watch.
+class forwarding_device : public io::device, protected io::rx_sink {
  public:
-  explicit timing_device(std::unique_ptr<io::device> inner);
+  explicit forwarding_device(std::unique_ptr<io::device> inner) : inner_(std::move(inner)) {}
 
-  void start(io::rx_sink& sink) override;
+  void start(io::rx_sink& sink) override {
+    sink_ = &sink;
+    inner_->start(*this);
+  }
   mut_bytes tx_buffer() override { return inner_->tx_buffer(); }
-  void tx_commit(std::size_t len) override;
-  void flush() override;
+  void tx_commit(std::size_t len) override { inner_->tx_commit(len); }
+  void flush() override { inner_->flush(); }
   void poll() override { inner_->poll(); }
   bool rx_ready() const override { return inner_->rx_ready(); }
   mac_addr mac() const override { return inner_->mac(); }
@@ -138,6 +142,21 @@ class timing_device final : public io::device, private io::rx_sink {
   std::string describe() const override { return inner_->describe(); }
   void for_each_extra(const extra_fn& fn) const override { inner_->for_each_extra(fn); }
   const io::device& inner() const { return *inner_; }
+
+ protected:
+  void on_frame(bytes frame, rx_meta meta) override { sink_->on_frame(frame, meta); }
+
+  std::unique_ptr<io::device> inner_;
+  io::rx_sink* sink_ = nullptr;
+};
+
+// --timing: wraps a device and stamps deliveries and flushes (timing.cpp).
+class timing_device final : public forwarding_device {
+ public:
+  explicit timing_device(std::unique_ptr<io::device> inner);
+
+  void tx_commit(std::size_t len) override;
+  void flush() override;
 
   time_point last_rx() const { return last_rx_; }        // the latest delivery
   time_point last_flush() const { return last_flush_; }  // the latest flush that submitted frames
@@ -150,8 +169,6 @@ class timing_device final : public io::device, private io::rx_sink {
  private:
   void on_frame(bytes frame, rx_meta meta) override;
 
-  std::unique_ptr<io::device> inner_;
-  io::rx_sink* sink_ = nullptr;
   time_point last_rx_{}, first_rx_{}, last_flush_{}, first_commit_{}, last_commit_{};
   bool rx_pending_ = false, committed_ = false;
   std::vector<std::int64_t> to_commit_, to_flush_;

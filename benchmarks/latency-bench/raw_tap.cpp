@@ -16,17 +16,12 @@ constexpr duration reply_timeout = std::chrono::milliseconds(100);  // as raw-pi
 }
 
 raw_tap::raw_tap(rt::scheduler& sched, std::unique_ptr<io::device> inner, ipv4_addr self)
-    : sched_(sched), inner_(std::move(inner)), self_(self) {}
+    : forwarding_device(std::move(inner)), sched_(sched), self_(self) {}
 
 void raw_tap::aim(ipv4_addr peer, mac_addr peer_mac, std::size_t frame_bytes) {
   peer_ = peer;
   frame_.assign(std::max(frame_bytes, raw_frame::min_len), 0);
   raw_frame::build(frame_, inner_->mac(), peer_mac, self_, peer);
-}
-
-void raw_tap::start(io::rx_sink& sink) {
-  sink_ = &sink;
-  inner_->start(*this);
 }
 
 void raw_tap::on_frame(bytes f, rx_meta meta) {

@@ -20,14 +20,14 @@
 #include <optional>
 #include <vector>
 
-#include "io/device.hpp"
+#include "latency.hpp"
 #include "proto/types.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/timer_queue.hpp"
 
 namespace coronet::latency {
 
-class raw_tap final : public io::device, private io::rx_sink {
+class raw_tap final : public forwarding_device {
  public:
   raw_tap(rt::scheduler& sched, std::unique_ptr<io::device> inner, ipv4_addr self);
 
@@ -59,28 +59,11 @@ class raw_tap final : public io::device, private io::rx_sink {
   std::uint64_t lost() const noexcept { return lost_; }          // requests unanswered in 100 ms
   std::uint64_t strays() const noexcept { return strays_; }      // replies to requests already counted lost
 
-  // io::device, forwarded.
-  void start(io::rx_sink& sink) override;
-  mut_bytes tx_buffer() override { return inner_->tx_buffer(); }
-  void tx_commit(std::size_t len) override { inner_->tx_commit(len); }
-  void flush() override { inner_->flush(); }
-  void poll() override { inner_->poll(); }
-  bool rx_ready() const override { return inner_->rx_ready(); }
-  mac_addr mac() const override { return inner_->mac(); }
-  std::uint16_t mtu() const override { return inner_->mtu(); }
-  const io::device_stats& stats() const override { return inner_->stats(); }
-  std::string name() const override { return inner_->name(); }
-  std::string describe() const override { return inner_->describe(); }
-  void for_each_extra(const extra_fn& fn) const override { inner_->for_each_extra(fn); }
-  const io::device& inner() const { return *inner_; }
-
  private:
   void on_frame(bytes frame, rx_meta meta) override;
   void answer(bytes request);
 
   rt::scheduler& sched_;
-  std::unique_ptr<io::device> inner_;
-  io::rx_sink* sink_ = nullptr;
   ipv4_addr self_;
   ipv4_addr peer_{};
   std::vector<std::uint8_t> frame_;  // the timing role's request; empty while answering

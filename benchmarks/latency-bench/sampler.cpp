@@ -87,8 +87,7 @@ rt::task<> fire_after(latch& l, double seconds) {
 }
 
 std::string device_label(const io::device& dev) {
-  if (const auto* t = dynamic_cast<const timing_device*>(&dev)) return device_label(t->inner());
-  if (const auto* t = dynamic_cast<const raw_tap*>(&dev)) return device_label(t->inner());
+  if (const auto* w = dynamic_cast<const forwarding_device*>(&dev)) return device_label(w->inner());
   if (const auto* x = dynamic_cast<const io::af_xdp*>(&dev))
     return std::string("af_xdp/") + io::to_string(x->mode()) + "/" + io::to_string(x->bind());
   const std::string n = dev.name();

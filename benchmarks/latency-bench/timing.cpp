@@ -29,14 +29,9 @@ std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
 
 }  // namespace
 
-timing_device::timing_device(std::unique_ptr<io::device> inner) : inner_(std::move(inner)) {
+timing_device::timing_device(std::unique_ptr<io::device> inner) : forwarding_device(std::move(inner)) {
   to_commit_.reserve(1 << 20);
   to_flush_.reserve(1 << 20);
-}
-
-void timing_device::start(io::rx_sink& sink) {
-  sink_ = &sink;
-  inner_->start(*this);
 }
 
 void timing_device::on_frame(bytes frame, rx_meta meta) {

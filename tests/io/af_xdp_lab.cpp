@@ -13,7 +13,7 @@ void open_in_lab(std::optional<io::af_xdp>& dev, rt::uring& ring, const io::af_x
   dev.emplace(ring, c);
 }
 
-void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, collector& sink, const io::af_xdp_config& c) {
+void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, io::rx_sink& sink, const io::af_xdp_config& c) {
   open_in_lab(dev, s.ring(), c);
   dev->start(sink);
 }

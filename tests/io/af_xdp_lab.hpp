@@ -95,7 +95,7 @@ io::af_xdp_config config(io::xdp_mode mode, bool busy_poll = false);
 // netlink calls and ifindex belong there).
 void open_in_lab(std::optional<io::af_xdp>& dev, rt::uring& ring, const io::af_xdp_config& c);
 // open_in_lab, then the device started into `sink`.
-void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, collector& sink, const io::af_xdp_config& c);
+void start_in_lab(std::optional<io::af_xdp>& dev, rt::scheduler& s, io::rx_sink& sink, const io::af_xdp_config& c);
 
 // The constructor's exception text, or "" when it did not throw.
 std::string open_error(rt::uring& ring, const io::af_xdp_config& c);
