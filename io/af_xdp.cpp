@@ -1,6 +1,8 @@
-// io/af_xdp.cpp - AF_XDP sockets on a shared UMEM, coronet's XDP program on a
-// bpf_link, rings driven from the runtime's io_uring (see io/af_xdp.hpp).
+// io/af_xdp.cpp - AF_XDP sockets on a shared UMEM and coronet's XDP program on a
+// bpf_link: start-up, teardown, description and counters (see io/af_xdp.hpp;
+// the data path is io/af_xdp_rings.cpp, the shared state io/af_xdp_impl.hpp).
 #include "io/af_xdp.hpp"
+#include "io/af_xdp_impl.hpp"
 
 #include <arpa/inet.h>
 #include <linux/ethtool.h>
@@ -41,12 +43,10 @@ const char* to_string(xdp_bind b) noexcept {
 
 using detail::fail;
 using detail::last_lib_line;
+using af_xdp_detail::eth_header;
 
 namespace {
 
-constexpr std::size_t eth_header = 14;
-constexpr unsigned rx_batch = 64;             // RX descriptors taken per peek
-constexpr std::uint32_t grow_batch = 16;      // frames taken at once that double the fill target (refill)
 constexpr std::uint32_t max_queues = 1024;    // coronet_xsks' max_entries
 constexpr std::chrono::milliseconds bind_busy_wait{2000};  // see bind_socket
 bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -76,77 +76,6 @@ int count_rx_queues(const std::string& ifname) {
 }
 
 }  // namespace
-
-// --- state -----------------------------------------------------------------
-
-struct af_xdp::impl {
-  // One socket on one RX queue, with its own fill and completion rings.
-  struct queue final {
-    af_xdp::impl* owner = nullptr;
-    int id = 0;
-    xsk_socket* xsk = nullptr;
-    int fd = -1;
-    xsk_ring_cons rx{};
-    xsk_ring_prod tx{};
-    xsk_ring_prod fill{};
-    xsk_ring_cons comp{};
-    struct poll_op final : rt::completion {
-      queue* q;
-      void complete(const io_uring_cqe& cqe) override { q->owner->on_poll(*q, cqe); }
-    } poll{};
-    struct kick_op final : rt::completion {
-      queue* q;
-      bool tx;
-      void complete(const io_uring_cqe& cqe) override { q->owner->on_kick_error(*q, tx, cqe); }
-    } tx_kick{}, rx_kick{};
-    bool poll_armed = false;
-    // RX frames: `posted` are the kernel's (in the fill ring or on their way
-    // back through the RX ring), the rest wait in rx_free, last returned on
-    // top. The kernel takes fill entries oldest first, so the frames in use
-    // are the last `fill_target` returned: few pages and cache lines while
-    // traffic is light (see refill()).
-    std::vector<std::uint64_t> rx_free;
-    std::uint32_t posted = 0;
-    std::uint32_t fill_target = 0;
-  };
-
-  af_xdp& dev;
-  rt::uring& ring;
-  int ifindex = 0;
-
-  std::unique_ptr<xdp_program> program;
-
-  void* area = nullptr;
-  std::size_t area_bytes = 0;
-  xsk_umem* umem = nullptr;
-  std::vector<std::unique_ptr<queue>> queues;  // stable addresses: libxdp keeps ring pointers
-
-  std::vector<std::uint64_t> tx_free;  // UMEM addresses of free TX frames
-  std::int64_t tx_current = -1;        // frame handed out by tx_buffer(), not yet committed
-  std::uint32_t tx_queued = 0;         // descriptors reserved since the last submit
-  bool tx_kick_wanted = false;         // the kernel asked for a kick, or the last one hit its budget
-  bool closing = false;
-  rx_sink* sink = nullptr;
-  std::string bind_notes;              // for describe(): how the sockets bound, and why
-
-  impl(af_xdp& d, rt::uring& r) : dev(d), ring(r) {}
-  ~impl();
-
-  void find_interface();
-  void create_umem(unsigned nqueues);
-  void create_socket(int qid, bool first);
-  int bind_socket(queue& q, int qid, const xsk_socket_config& sc);
-
-  void arm_poll(queue& q);
-  void on_poll(queue& q, const io_uring_cqe& cqe);
-  void on_kick_error(queue& q, bool tx, const io_uring_cqe& cqe);
-  void kick_tx();
-  void kick_rx(queue& q);
-  void refill(queue& q, std::uint32_t batch);
-  void drain_rx(queue& q);
-  void reclaim_tx(queue& q);
-  std::uint64_t frame_base(std::uint64_t addr) const { return addr & ~std::uint64_t{dev.cfg_.frame_size - 1}; }
-};
 
 af_xdp::impl::~impl() {
   closing = true;
@@ -327,144 +256,6 @@ int af_xdp::impl::bind_socket(queue& q, int qid, const xsk_socket_config& sc) {
   }
 }
 
-// --- io_uring ----------------------------------------------------------------
-
-void af_xdp::impl::arm_poll(queue& q) {
-  io_uring_sqe* s = ring.sqe();
-  io_uring_prep_poll_multishot(s, q.fd, POLLIN);
-  io_uring_sqe_set_data64(s, rt::user_data(&q.poll));
-  q.poll_armed = true;
-}
-
-void af_xdp::impl::on_poll(queue& q, const io_uring_cqe& cqe) {
-  if (cqe.res > 0 && !closing) {
-    ++dev.xstats_.poll_wakeups;
-    drain_rx(q);
-  }
-  if (!(cqe.flags & IORING_CQE_F_MORE)) {
-    q.poll_armed = false;
-    if (!closing) arm_poll(q);
-  }
-}
-
-void af_xdp::impl::on_kick_error(queue&, bool tx, const io_uring_cqe& cqe) {
-  // Only failures post a CQE (IOSQE_CQE_SKIP_SUCCESS).
-  if (!tx) {
-    if (cqe.res < 0 && cqe.res != -EAGAIN && cqe.res != -EBUSY) ++dev.stats_.rx_errors;
-    return;
-  }
-  // xsk_generic_xmit sends at most a budget of frames per call and answers
-  // EAGAIN when more remain (EBUSY: the driver's queue is full): kick again.
-  if (cqe.res == -EAGAIN || cqe.res == -EBUSY || cqe.res == -ENOBUFS) {
-    ++dev.xstats_.tx_retries;
-    tx_kick_wanted = true;
-  } else if (cqe.res < 0) {
-    ++dev.stats_.tx_errors;
-  }
-}
-
-// sendto(fd, NULL, 0, MSG_DONTWAIT): the kernel transmits what the TX ring
-// holds (xsk_sendmsg refuses to block, hence MSG_DONTWAIT).
-void af_xdp::impl::kick_tx() {
-  queue& q = *queues.front();
-  tx_kick_wanted = false;
-  io_uring_sqe* s = ring.sqe();
-  io_uring_prep_send(s, q.fd, nullptr, 0, MSG_DONTWAIT);
-  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  io_uring_sqe_set_data64(s, rt::user_data(&q.tx_kick));
-  ++dev.xstats_.tx_wakeups;
-}
-
-// recvfrom(fd, NULL, 0, MSG_DONTWAIT): drivers that stop when the fill ring
-// runs dry wait for this (xsk_recvmsg -> xsk_wakeup(XDP_WAKEUP_RX)).
-void af_xdp::impl::kick_rx(queue& q) {
-  io_uring_sqe* s = ring.sqe();
-  io_uring_prep_recv(s, q.fd, nullptr, 0, MSG_DONTWAIT);
-  s->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  io_uring_sqe_set_data64(s, rt::user_data(&q.rx_kick));
-  ++dev.xstats_.rx_wakeups;
-}
-
-// --- rings -------------------------------------------------------------------
-
-void af_xdp::impl::drain_rx(queue& q) {
-  if (q.posted < q.fill_target && !q.rx_free.empty()) refill(q, 0);  // what an earlier call could not post
-  for (unsigned rounds = 0; rounds < dev.cfg_.ring_size / rx_batch + 1; ++rounds) {
-    std::uint32_t idx = 0;
-    const std::uint32_t n = xsk_ring_cons__peek(&q.rx, rx_batch, &idx);
-    if (n == 0) break;
-    // The frames go back to rx_free, and the fill ring is topped up, after
-    // the sink has seen them, even if it throws.
-    struct give_back {
-      impl* self;
-      queue& q;
-      std::uint32_t idx, n;
-      ~give_back() {
-        for (std::uint32_t i = n; i-- > 0;) q.rx_free.push_back(self->frame_base(xsk_ring_cons__rx_desc(&q.rx, idx + i)->addr));
-        q.posted -= n;
-        self->refill(q, n);
-        xsk_ring_cons__release(&q.rx, n);
-      }
-    } guard{this, q, idx, n};
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const xdp_desc* d = xsk_ring_cons__rx_desc(&q.rx, idx + i);
-      const auto* frame = static_cast<const std::uint8_t*>(xsk_umem__get_data(area, d->addr));
-      ++dev.stats_.rx_frames;
-      dev.stats_.rx_bytes += d->len;
-      if (d->len > dev.stats_.rx_max_frame) dev.stats_.rx_max_frame = d->len;
-      if (sink != nullptr) sink->on_frame(bytes{frame, d->len}, rx_meta{});
-    }
-  }
-  if (xsk_ring_prod__needs_wakeup(&q.fill)) kick_rx(q);
-}
-
-// Tops the fill ring up to fill_target frames, most recently returned first.
-// `batch`: the frames the drain before this took at once (0 when none).
-//
-// fill_min is ring_size unless set lower (--xdp-fill). With a small one,
-// light traffic (a request, its answer) takes one frame at a time and keeps
-// the target there, so it cycles through few frames: their pages stay in the
-// TLB and their lines in the caches. The target doubles, up to ring_size,
-// when frames queue up - a drain took grow_batch or more at once - or when the
-// kernel has left less than half of the target in the ring (a burst that
-// could have emptied it before the next poll). It never shrinks.
-//
-// It posts what fits: the kernel publishes RX descriptors before its fill
-// consumer index (xsk_flush), so right after a drain the ring can look fuller
-// than it is; what does not fit is posted by a later call.
-void af_xdp::impl::refill(queue& q, std::uint32_t batch) {
-  const unsigned ring_size = dev.cfg_.ring_size;
-  if (batch != 0 && q.fill_target < ring_size) {
-    // Entries the kernel has not taken (asking for ring_size free slots makes
-    // libxdp read its consumer index; only while the target can still grow).
-    const std::uint32_t in_fill = ring_size - xsk_prod_nb_free(&q.fill, ring_size);
-    if (batch >= grow_batch || in_fill < q.fill_target / 2) {
-      q.fill_target = std::min(q.fill_target * 2, ring_size);
-      ++dev.xstats_.fill_growths;
-    }
-  }
-  auto want = static_cast<std::uint32_t>(
-      std::min<std::size_t>(q.fill_target > q.posted ? q.fill_target - q.posted : 0, q.rx_free.size()));
-  if (want == 0) return;
-  want = std::min(want, xsk_prod_nb_free(&q.fill, want));  // libxdp reads the consumer index only if short
-  if (want == 0) return;
-  std::uint32_t fidx = 0;
-  if (xsk_ring_prod__reserve(&q.fill, want, &fidx) != want) return;  // cannot happen: `want` slots were free
-  for (std::uint32_t i = 0; i < want; ++i) {
-    *xsk_ring_prod__fill_addr(&q.fill, fidx + i) = q.rx_free.back();
-    q.rx_free.pop_back();
-  }
-  xsk_ring_prod__submit(&q.fill, want);
-  q.posted += want;
-}
-
-void af_xdp::impl::reclaim_tx(queue& q) {
-  std::uint32_t idx = 0;
-  const std::uint32_t n = xsk_ring_cons__peek(&q.comp, dev.cfg_.ring_size, &idx);
-  for (std::uint32_t i = 0; i < n; ++i) tx_free.push_back(frame_base(*xsk_ring_cons__comp_addr(&q.comp, idx + i)));
-  if (n > 0) xsk_ring_cons__release(&q.comp, n);
-}
-
 // --- af_xdp ------------------------------------------------------------------
 
 af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
@@ -526,76 +317,6 @@ void af_xdp::start(rx_sink& sink) {
     for (auto& q : p_->queues) p_->arm_poll(*q);
     p_->ring.submit();
   }
-}
-
-void af_xdp::poll() {
-  impl& p = *p_;
-  for (auto& q : p.queues) p.drain_rx(*q);
-  if (p.tx_kick_wanted) {
-    // Still frames in the TX ring the kernel has not taken: kick again.
-    impl::queue& q = *p.queues.front();
-    if (__atomic_load_n(q.tx.consumer, __ATOMIC_ACQUIRE) != *q.tx.producer) p.kick_tx();
-    else p.tx_kick_wanted = false;
-  }
-}
-
-bool af_xdp::rx_ready() const {
-  for (const auto& q : p_->queues) {
-    if (__atomic_load_n(q->rx.producer, __ATOMIC_ACQUIRE) != *q->rx.consumer) return true;
-  }
-  return p_->tx_kick_wanted;  // a kick to repeat: do not sleep either
-}
-
-mut_bytes af_xdp::tx_buffer() {
-  impl& p = *p_;
-  if (p.tx_current < 0) {
-    if (p.tx_free.empty()) {
-      for (auto& q : p.queues) p.reclaim_tx(*q);
-    }
-    if (p.tx_free.empty()) {
-      ++stats_.tx_ring_full;
-      return {};
-    }
-    p.tx_current = static_cast<std::int64_t>(p.tx_free.back());
-    p.tx_free.pop_back();
-  }
-  auto* base = static_cast<std::uint8_t*>(xsk_umem__get_data(p.area, static_cast<std::uint64_t>(p.tx_current)));
-  return {base, std::size_t{mtu_} + eth_header};
-}
-
-void af_xdp::tx_commit(std::size_t len) {
-  impl& p = *p_;
-  if (p.tx_current < 0) throw std::logic_error("af_xdp: tx_commit without tx_buffer");
-  if (len > std::size_t{mtu_} + eth_header) throw std::length_error("af_xdp: frame longer than mtu + 14");
-  impl::queue& q = *p.queues.front();
-  std::uint32_t idx = 0;
-  // The TX ring has as many slots as there are TX frames: never full.
-  if (xsk_ring_prod__reserve(&q.tx, 1, &idx) != 1) throw std::logic_error("af_xdp: TX ring full");
-  xdp_desc* d = xsk_ring_prod__tx_desc(&q.tx, idx);
-  d->addr = static_cast<std::uint64_t>(p.tx_current);
-  d->len = static_cast<std::uint32_t>(len);
-  d->options = 0;
-  p.tx_current = -1;
-  ++p.tx_queued;
-  ++stats_.tx_frames;
-  stats_.tx_bytes += len;
-}
-
-void af_xdp::flush() {
-  impl& p = *p_;
-  if (p.tx_queued == 0 && !p.tx_kick_wanted) return;
-  impl::queue& q = *p.queues.front();
-  if (p.tx_queued > 0) {
-    xsk_ring_prod__submit(&q.tx, p.tx_queued);
-    p.tx_queued = 0;
-  }
-  // Copy mode always wants the kick; a zero-copy driver clears the flag
-  // while its NAPI loop is already looking at the ring.
-  if (xsk_ring_prod__needs_wakeup(&q.tx) || p.tx_kick_wanted) {
-    p.kick_tx();
-    p.ring.submit();
-  }
-  p.reclaim_tx(q);
 }
 
 void af_xdp::for_each_extra(const extra_fn& fn) const {
