@@ -231,7 +231,7 @@ void af_xdp::impl::create_socket(int qid, bool first) {
   const std::uint64_t base = std::uint64_t(queues.size() - 1) * c.ring_size;
   q.rx_free.reserve(c.ring_size);
   for (std::uint64_t i = c.ring_size; i-- > 0;) q.rx_free.push_back((base + i) * c.frame_size);
-  q.fill_target = std::min(c.fill_min, c.ring_size);
+  q.fill_target = c.fill_min == 0 ? c.ring_size : std::min(c.fill_min, c.ring_size);
   refill(q, 0);
 
   const std::uint32_t key = static_cast<std::uint32_t>(qid);
@@ -262,7 +262,6 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   if (!power_of_two(cfg_.ring_size) || cfg_.ring_size < 64 || cfg_.ring_size > 16384) {
     throw std::invalid_argument("af_xdp: ring_size must be a power of two, 64 .. 16384");
   }
-  if (cfg_.fill_min == 0) throw std::invalid_argument("af_xdp: fill_min must be at least 1");
   if (cfg_.frame_size != 2048 && cfg_.frame_size != 4096) {
     throw std::invalid_argument("af_xdp: frame_size must be 2048 or 4096");
   }

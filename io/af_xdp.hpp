@@ -15,12 +15,12 @@
 // the device. Each socket has its own fill and completion rings; RX frames
 // are handed to the sink in place and go back to their queue's free list
 // after on_frame returns. Each fill ring is kept at a target of frames, the
-// ones returned last first. The target starts at fill_min, by default the
+// ones returned last first. The target starts at fill_min, by default (0) the
 // whole ring; a smaller one (--xdp-fill 64) makes request/response traffic
 // cycle through few frames, whose pages and cache lines stay warm (a p50
 // round trip on veth up to 1 us shorter than cycling through 2048), and
 // doubles, up to ring_size, when frames come in batches or a poll finds the
-// kernel has used more than half (af_xdp.cpp, refill). TX frames are written
+// kernel has used more than half (af_xdp_rings.cpp, refill). TX frames are written
 // straight into UMEM frames from a free list (last returned first) and sent
 // on the first socket; completed frames return to it. No allocation per frame.
 //
@@ -61,7 +61,7 @@ struct af_xdp_config {
   xdp_bind bind = xdp_bind::automatic;
   int queue = -1;                   // -1: a socket on every RX queue; else only this queue
   unsigned ring_size = 2048;        // RX, TX, fill and completion rings; power of two
-  unsigned fill_min = 2048;         // RX frames in each fill ring at first (--xdp-fill); see refill() in af_xdp.cpp
+  unsigned fill_min = 0;            // RX frames in each fill ring at first (--xdp-fill); 0: the whole ring (af_xdp_rings.cpp, refill)
   unsigned frame_size = 4096;       // UMEM frame; 2048 or 4096
   bool busy_poll = false;           // the loop polls the rings: arm no IORING_OP_POLL_ADD
 };

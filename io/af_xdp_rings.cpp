@@ -112,7 +112,7 @@ void af_xdp::impl::drain_rx(queue& q) {
 // Tops the fill ring up to fill_target frames, most recently returned first.
 // `batch`: the frames the drain before this took at once (0 when none).
 //
-// fill_min is ring_size unless set lower (--xdp-fill). With a small one,
+// fill_min is the whole ring unless set lower (--xdp-fill). With a small one,
 // light traffic (a request, its answer) takes one frame at a time and keeps
 // the target there, so it cycles through few frames: their pages stay in the
 // TLB and their lines in the caches. The target doubles, up to ring_size,

@@ -12,8 +12,17 @@ namespace {
 // The highest queue --queue accepts. Linux caps an interface's queues far
 // higher (netdev's num_rx_queues), but no NIC coronet meets has more.
 constexpr int max_queue = 1023;
-// --xdp-fill: at most the RX ring's size (io::af_xdp_config::ring_size).
-constexpr int max_fill = 2048;
+// --xdp-fill: at most the RX ring's size.
+constexpr int max_fill = static_cast<int>(io::af_xdp_config{}.ring_size);
+
+// A whole decimal number in [lo, hi] (no sign, no spaces, nothing after it).
+bool parse_int(std::string_view value, int lo, int hi, int& out) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc{} || p != value.data() + value.size() || n < lo || n > hi) return false;
+  out = n;
+  return true;
+}
 
 std::string got(std::string_view flag, std::string_view accepted, std::string_view value) {
   return "--" + std::string(flag) + " takes " + std::string(accepted) + "; got '" + std::string(value) + "'";
@@ -51,17 +60,11 @@ std::string set_device_flag(stack_config& cfg, std::string_view name, std::strin
     if (!parse_choice(value, {io::xdp_bind::automatic, io::xdp_bind::zerocopy, io::xdp_bind::copy}, cfg.xdp_bind))
       return got(name, "auto, zerocopy or copy", value);
   } else if (name == "queue") {
-    int q = -1;
-    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), q);
-    if (ec != std::errc{} || p != value.data() + value.size() || q < 0 || q > max_queue)
+    if (!parse_int(value, 0, max_queue, cfg.queue))
       return got(name, "an RX queue number 0.." + std::to_string(max_queue), value);
-    cfg.queue = q;
   } else if (name == "xdp-fill") {
-    int n = 0;
-    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc{} || p != value.data() + value.size() || n < 1 || n > max_fill)
+    if (!parse_int(value, 1, max_fill, cfg.xdp_fill))
       return got(name, "a number of RX frames 1.." + std::to_string(max_fill), value);
-    cfg.xdp_fill = n;
   } else {
     return "--" + std::string(name) + " is not a device flag";
   }

@@ -56,8 +56,8 @@ std::unique_ptr<io::device> open_device(rt::scheduler& sched, const stack_config
                          .mode = cfg.xdp_mode,
                          .bind = cfg.xdp_bind,
                          .queue = cfg.queue,
+                         .fill_min = static_cast<unsigned>(cfg.xdp_fill),
                          .busy_poll = sched.busy_poll()};
-    if (cfg.xdp_fill > 0) xc.fill_min = static_cast<unsigned>(cfg.xdp_fill);
     dev = std::make_unique<io::af_xdp>(sched.ring(), xc);
   } else {
     dev = std::make_unique<io::af_packet>(sched.ring(), io::af_packet_config{.ifname = cfg.ifname});

@@ -133,12 +133,8 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
   void build_template(mac_addr peer_mac) { build(frame_, dev_.mac(), peer_mac, addr_, peer_); }
 
   void send() {
-    mut_bytes out = dev_.tx_buffer();
-    if (out.size() < frame_.size()) return;  // all in flight: the next poll tries again
+    if (!commit_request(dev_, frame_, seq_ + 1)) return;  // all in flight: the next poll tries again
     ++seq_;
-    set_seq(frame_, seq_);
-    std::memcpy(out.data(), frame_.data(), frame_.size());
-    dev_.tx_commit(frame_.size());
     outstanding_ = true;
     sent_at_ = rt::steady_now();  // the send is submitted by the flush
     dev_.flush();

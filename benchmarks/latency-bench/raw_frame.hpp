@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "io/device.hpp"
 #include "proto/types.hpp"
 #include "proto/wire/ethernet.hpp"
 #include "proto/wire/ipv4.hpp"
@@ -62,6 +63,17 @@ inline void build(std::vector<std::uint8_t>& frame, mac_addr src_mac, mac_addr d
                                .payload_len = static_cast<std::uint16_t>(frame.size() - eth_len - ip_len)},
              mut_bytes(frame).subspan(eth_len));
   std::copy(magic.begin(), magic.end(), &frame[magic_at]);
+}
+
+// Request `seq` (written into `frame`) copied into a TX buffer of `dev` and
+// committed; false when no buffer was free. The caller flushes.
+inline bool commit_request(io::device& dev, std::vector<std::uint8_t>& frame, std::uint64_t seq) {
+  mut_bytes out = dev.tx_buffer();
+  if (out.size() < frame.size()) return false;
+  set_seq(frame, seq);
+  std::memcpy(out.data(), frame.data(), frame.size());
+  dev.tx_commit(frame.size());
+  return true;
 }
 
 // The reply to request `f` in `out` (at least f.size() bytes), from `me`:

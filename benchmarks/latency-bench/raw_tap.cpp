@@ -59,11 +59,8 @@ void raw_tap::answer(bytes request) {
 bool raw_tap::ping_awaiter::await_suspend(std::coroutine_handle<> h) {
   raw_tap& t = tap_;
   if (t.frame_.empty()) throw std::logic_error("raw_tap::ping before aim");
-  mut_bytes out = t.inner_->tx_buffer();
-  if (out.size() < t.frame_.size()) return false;  // no buffer: resume at once with nullopt
-  raw_frame::set_seq(t.frame_, ++t.seq_);
-  std::memcpy(out.data(), t.frame_.data(), t.frame_.size());
-  t.inner_->tx_commit(t.frame_.size());
+  if (!raw_frame::commit_request(*t.inner_, t.frame_, t.seq_ + 1)) return false;  // no buffer: resume with nullopt
+  ++t.seq_;
   waiter_ = h;
   t.waiting_ = this;
   t.sched_.add_timer(*this, t.sched_.now() + reply_timeout);  // armed before a reply can cancel it
