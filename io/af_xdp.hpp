@@ -54,13 +54,15 @@ enum class xdp_bind { automatic, zerocopy, copy };   // --xdp-bind auto|zerocopy
 
 const char* to_string(xdp_bind b) noexcept;  // the --xdp-bind spelling
 
+inline constexpr unsigned default_ring_size = 2048;  // af_xdp_config::ring_size, and --xdp-fill's bound
+
 struct af_xdp_config {
   std::string ifname{};
   ipv4_addr addr{};                 // coronet's address: its IPv4 and ARP go to the sockets
   xdp_mode mode = xdp_mode::automatic;
   xdp_bind bind = xdp_bind::automatic;
   int queue = -1;                   // -1: a socket on every RX queue; else only this queue
-  unsigned ring_size = 2048;        // RX, TX, fill and completion rings; power of two
+  unsigned ring_size = default_ring_size;  // RX, TX, fill and completion rings; power of two
   unsigned fill_min = 0;            // RX frames in each fill ring at first (--xdp-fill); 0: the whole ring (af_xdp_rings.cpp, refill)
   unsigned frame_size = 4096;       // UMEM frame; 2048 or 4096
   bool busy_poll = false;           // the loop polls the rings: arm no IORING_OP_POLL_ADD

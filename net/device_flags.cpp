@@ -13,7 +13,7 @@ namespace {
 // higher (netdev's num_rx_queues), but no NIC coronet meets has more.
 constexpr int max_queue = 1023;
 // --xdp-fill: at most the RX ring's size.
-constexpr int max_fill = static_cast<int>(io::af_xdp_config{}.ring_size);
+constexpr int max_fill = static_cast<int>(io::default_ring_size);
 
 // A whole decimal number in [lo, hi] (no sign, no spaces, nothing after it).
 bool parse_int(std::string_view value, int lo, int hi, int& out) {
