@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/stack.hpp"
+#include "raw_work.hpp"
 #include "proto/types.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
@@ -36,6 +37,7 @@ struct options {
   bool interleave_raw = false;     // tcp-ping --interleave-raw: raw and TCP samples in turn
   std::optional<endpoint> to;      // tcp-ping, kernel-ping --to; kernel-server --listen
   std::uint16_t port = 0;          // tcp-server --port
+  raw_work_spec raw_work;          // tcp-server --raw-work: before each raw answer
   bool busy_poll = false;
   bool timing = false;             // --timing: split round trips (timing_device)
   bool fast_paths = true;          // --no-fast-paths: engine::set_fast_paths(false)

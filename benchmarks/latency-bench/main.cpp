@@ -46,6 +46,9 @@ constexpr const char* usage_text =
     "                             prediction, no one-segment transmit): to time what they save\n"
     "raw-ping:   --frame-bytes N  the frame's whole length, 64..1514 (default 64; a 64-byte TCP\n"
     "                             echo with timestamps travels in 130-byte frames)\n"
+    "tcp-server: --raw-work WORK   before each raw answer, do WORK and time it: spin:NS (spin on\n"
+    "                             the clock NS ns, 1..100000) or tcp-echo (a 64-byte echo through\n"
+    "                             two TCP engines in memory); the summary reports its p50\n"
     "tcp-ping:   --interleave-raw raw round trips (raw-ping's frame, to the server at --peer-mac)\n"
     "                             in turn with the TCP ones, blocks of 100, --count of each; a\n"
     "                             raw-ping result line comes first (tcp-server answers them)\n"
@@ -96,7 +99,7 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
   if (flag == "--peer") return mode == "raw-ping";
   if (flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping" || mode == "tcp-ping";
   if (flag == "--interleave-raw") return mode == "tcp-ping";
-  if (flag == "--port") return mode == "tcp-server";
+  if (flag == "--port" || flag == "--raw-work") return mode == "tcp-server";
   if (flag == "--no-fast-paths") return mode == "tcp-server" || mode == "tcp-ping";
   if (flag == "--to") return mode == "tcp-ping" || mode == "kernel-ping";
   if (flag == "--listen") return mode == "kernel-server";
@@ -150,6 +153,10 @@ options parse(int argc, char** argv) {
       auto p = number(value(), 1, 65535);
       if (!p) usage("--port takes 1..65535");
       o.port = static_cast<std::uint16_t>(*p);
+    } else if (a == "--raw-work") {
+      auto w = parse_raw_work(value());
+      if (!w) usage("--raw-work takes spin:NS (NS 1..100000) or tcp-echo");
+      o.raw_work = *w;
     } else if (a == "--frame-bytes") {
       auto n = number(value(), static_cast<long>(message_len), 1514);
       if (!n) usage("--frame-bytes takes 64..1514");

@@ -46,8 +46,10 @@ void raw_tap::on_frame(bytes f, rx_meta meta) {
   sched_.schedule(w->waiter_);
 }
 
-// As raw-pong: the reply leaves at once, before the next frame is looked at.
+// As raw-pong: the reply leaves at once (after --raw-work, if any), before the
+// next frame is looked at.
 void raw_tap::answer(bytes request) {
+  if (work_ != nullptr) work_->run();
   mut_bytes out = inner_->tx_buffer();
   if (out.size() < request.size()) return;  // every buffer in flight: the pinger counts it lost
   raw_frame::write_reply(out, request, inner_->mac());

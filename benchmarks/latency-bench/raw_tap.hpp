@@ -34,6 +34,9 @@ class raw_tap final : public forwarding_device {
   // Timing role: requests of `frame_bytes` to `peer` at `peer_mac`.
   void aim(ipv4_addr peer, mac_addr peer_mac, std::size_t frame_bytes);
 
+  // Answering role: run `w` before each answer (tcp-server --raw-work).
+  void set_work(raw_work* w) noexcept { work_ = w; }
+
   class ping_awaiter final : private rt::timer_node {
    public:
     explicit ping_awaiter(raw_tap& t) : tap_(t) {}
@@ -69,6 +72,7 @@ class raw_tap final : public forwarding_device {
   std::vector<std::uint8_t> frame_;  // the timing role's request; empty while answering
   std::uint64_t seq_ = 0, answered_ = 0, replies_ = 0, lost_ = 0, strays_ = 0;
   ping_awaiter* waiting_ = nullptr;
+  raw_work* work_ = nullptr;
   time_point sent_at_{};
 };
 

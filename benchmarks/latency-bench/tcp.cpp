@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -225,10 +226,13 @@ int tcp_server(const options& o) {
   rt::scheduler sched({.busy_poll = o.busy_poll});
   std::stop_source stop;
   rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
+  std::optional<raw_work> work;  // outlives the stack, whose tap runs it
+  if (o.raw_work.what != raw_work_spec::kind::none) work.emplace(o.raw_work);  // throws (main reports it)
   raw_tap* tap = nullptr;  // answers tcp-ping --interleave-raw's raw frames
   std::unique_ptr<net::stack> st = open_stack_or_report(sched, device_config(o), o.timing, &tap);  // before `signals` goes
   if (!st) return exit_usage;
   st->engine().set_fast_paths(o.fast_paths);
+  if (work) tap->set_work(&*work);
   net::result<net::listener> l = st->listen(o.port, 16);
   if (!l) {
     std::fprintf(stderr, "latency-bench tcp-server: cannot listen on port %u: %s\n", o.port,
@@ -248,6 +252,7 @@ int tcp_server(const options& o) {
               static_cast<unsigned long long>(ss.connections), static_cast<unsigned long long>(ss.bytes),
               static_cast<unsigned long long>(tap->answered()),
               static_cast<unsigned long long>(d.rx_frames), static_cast<unsigned long long>(d.tx_frames));
+  if (work) std::printf("tcp-server: %s\n", work->summary().c_str());
   if (const auto* t = dynamic_cast<const timing_device*>(&st->device()))
     std::printf("tcp-server: %s\n", t->turnaround_summary().c_str());
   return status;

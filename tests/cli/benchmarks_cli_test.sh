@@ -49,6 +49,12 @@ expect "latency-bench: --interleave-raw on raw-ping -> exit 2" 2 "--interleave-r
   latency-bench raw-ping --iface lo --addr 198.18.0.2/24 --peer 198.18.0.3 --peer-mac 02:00:00:00:00:03 --interleave-raw
 expect "latency-bench: --interleave-raw on tcp-server -> exit 2" 2 "--interleave-raw does not apply to tcp-server" \
   latency-bench tcp-server --iface lo --addr 198.18.0.2/24 --port 7 --interleave-raw
+for bad in spin spin: spin:0 spin:100001 spin:12x tcp-echo2 ""; do
+  expect "latency-bench: --raw-work '$bad' -> exit 2" 2 "--raw-work takes spin:NS (NS 1..100000) or tcp-echo" \
+    latency-bench tcp-server --iface lo --addr 198.18.0.2/24 --port 7 --raw-work "$bad"
+done
+expect "latency-bench: --raw-work on tcp-ping -> exit 2" 2 "--raw-work does not apply to tcp-ping" \
+  latency-bench tcp-ping --iface lo --addr 198.18.0.2/24 --to 198.18.0.3:7 --raw-work tcp-echo
 expect "latency-bench: --no-fast-paths on raw-pong -> exit 2" 2 "--no-fast-paths does not apply to raw-pong" \
   latency-bench raw-pong --iface lo --addr 198.18.0.2/24 --no-fast-paths
 expect "handshake-bench: bad --xdp-mode -> exit 2" 2 "native" \

@@ -8,39 +8,76 @@
 #  - the TCP line's frames per round trip are 1.00 / 1.00: the raw frames the
 #    tap sent and received are not counted as TCP's;
 #  - the server answered at least as many raw frames as the client kept.
+# Then twice more with tcp-server --raw-work (tcp-echo, spin:200): the work
+# ran once per raw answer, and tcp-echo's in-memory echo returned 64 bytes
+# every time.
 source "$(dirname "$0")/lib.sh"
 lab_up li 45
 count=2000
 server_ip=${LAB_IP_KERNEL%.*}.3
 mac_kn=$(ip -n "$LAB_NS_KERNEL" link show "$LAB_IF_KERNEL" | awk '/link\/ether/ { print $2 }')
 
-bg_kernel "$LAB_TMP/server.log" timeout 60 "$LAB_BIN/latency-bench" tcp-server --iface "$LAB_IF_KERNEL" \
-  --addr "$server_ip/24" --port 7 --busy-poll "${LAB_DEV[@]}"
-server=$BG_PID
-if ! wait_for 100 grep -q ': ready' "$LAB_TMP/server.log"; then
-  echo "FAIL: tcp-server did not come up"; cat "$LAB_TMP/server.log"; exit 1
-fi
-in_coronet timeout 60 "$LAB_BIN/latency-bench" tcp-ping --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" \
-  --to "$server_ip:7" --busy-poll "${LAB_DEV[@]}" --interleave-raw --peer-mac "$mac_kn" --count $count \
-  --warmup-ms 50 --max-seconds 30 >"$LAB_TMP/ping.log" 2>&1
-ping_rc=$?
-kill -TERM "$server" 2>/dev/null
-for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-cat "$LAB_TMP/ping.log"
-grep -v '^latency-bench: ' "$LAB_TMP/server.log"
+# run_pair TAG [tcp-server flags...]: a server and one interleaved tcp-ping
+# run against it; logs in $LAB_TMP/TAG.{server,ping}.log, status in ping_rc.
+run_pair() {
+  local tag=$1
+  shift
+  bg_kernel "$LAB_TMP/$tag.server.log" timeout 60 "$LAB_BIN/latency-bench" tcp-server --iface "$LAB_IF_KERNEL" \
+    --addr "$server_ip/24" --port 7 --busy-poll "${LAB_DEV[@]}" "$@"
+  local server=$BG_PID
+  if ! wait_for 100 grep -q ': ready' "$LAB_TMP/$tag.server.log"; then
+    echo "FAIL: tcp-server ($tag) did not come up"; cat "$LAB_TMP/$tag.server.log"; exit 1
+  fi
+  in_coronet timeout 60 "$LAB_BIN/latency-bench" tcp-ping --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" \
+    --to "$server_ip:7" --busy-poll "${LAB_DEV[@]}" --interleave-raw --peer-mac "$mac_kn" --count $count \
+    --warmup-ms 50 --max-seconds 30 >"$LAB_TMP/$tag.ping.log" 2>&1
+  ping_rc=$?
+  kill -TERM "$server" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  cat "$LAB_TMP/$tag.ping.log"
+  grep -v '^latency-bench: ' "$LAB_TMP/$tag.server.log"
+}
 
-raw=$(grep '^result mode=raw-ping ' "$LAB_TMP/ping.log")
-tcp=$(grep '^result mode=tcp-ping ' "$LAB_TMP/ping.log")
+run_pair plain
+
+raw=$(grep '^result mode=raw-ping ' "$LAB_TMP/plain.ping.log")
+tcp=$(grep '^result mode=tcp-ping ' "$LAB_TMP/plain.ping.log")
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# pairs A B [A B ...]: every A equals its B (one check for several fields;
+# `check NAME [ .. ] && [ .. ]` would leave the second test outside check).
+pairs() {
+  while [ $# -ge 2 ]; do
+    [ "$1" = "$2" ] || return 1
+    shift 2
+  done
+}
 check "tcp-ping exits 0" [ "$ping_rc" -eq 0 ]
 check "the raw-ping line comes first, then the tcp-ping line" \
-  [ "$(grep -o '^result mode=[a-z-]*' "$LAB_TMP/ping.log" | tr '\n' ' ')" = "result mode=raw-ping result mode=tcp-ping " ]
+  [ "$(grep -o '^result mode=[a-z-]*' "$LAB_TMP/plain.ping.log" | tr '\n' ' ')" = "result mode=raw-ping result mode=tcp-ping " ]
 check "raw: $count samples, interleaved with tcp-ping" \
-  [ "$(field "$raw" samples)" = $count ] && [ "$(field "$raw" interleaved)" = tcp-ping ]
-check "raw: none lost, none stray" [ "$(field "$raw" lost)" = 0 ] && [ "$(field "$raw" strays)" = 0 ]
+  pairs "$(field "$raw" samples)" $count "$(field "$raw" interleaved)" tcp-ping
+check "raw: none lost, none stray" pairs "$(field "$raw" lost)" 0 "$(field "$raw" strays)" 0
 check "tcp: $count samples" [ "$(field "$tcp" samples)" = $count ]
 check "tcp: 1.00 frame out and 1.00 in per round trip (raw frames not counted)" \
-  [ "$(field "$tcp" tx_per_rtt)" = 1.00 ] && [ "$(field "$tcp" rx_per_rtt)" = 1.00 ]
-answered=$(sed -n 's/.* \([0-9]*\) raw frames answered.*/\1/p' "$LAB_TMP/server.log")
+  pairs "$(field "$tcp" tx_per_rtt)" 1.00 "$(field "$tcp" rx_per_rtt)" 1.00
+answered=$(sed -n 's/.* \([0-9]*\) raw frames answered.*/\1/p' "$LAB_TMP/plain.server.log")
 check "tcp-server answered ${answered:-no} raw frames, at least the $count kept" [ "${answered:-0}" -ge $count ]
+
+# answered TAG: the raw frames tcp-server TAG answered; work_field TAG NAME: a
+# field of its "raw work" line.
+answered() { sed -n 's/.* \([0-9]*\) raw frames answered.*/\1/p' "$LAB_TMP/$1.server.log"; }
+work_field() { grep '^tcp-server: raw work ' "$LAB_TMP/$1.server.log" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+for work in tcp-echo spin:200; do
+  tag=${work%%:*}
+  run_pair "$tag" --raw-work "$work"
+  line=$(grep '^result mode=raw-ping ' "$LAB_TMP/$tag.ping.log")
+  check "--raw-work $work: tcp-ping exits 0 with $count raw samples, none lost" \
+    pairs "$ping_rc" 0 "$(field "$line" samples)" $count "$(field "$line" lost)" 0
+  n=$(answered "$tag")
+  check "--raw-work $work: answered at least the $count raw frames kept (${n:-none})" [ "${n:-0}" -ge $count ]
+  check "--raw-work $work: ran once per raw answer ($(work_field "$tag" runs) runs)" pairs "$(work_field "$tag" runs)" "${n:-none}"
+  want_bytes=0
+  [ "$work" = tcp-echo ] && want_bytes=$((64 * ${n:-0}))
+  check "--raw-work $work: echoed $want_bytes bytes in memory" [ "$(work_field "$tag" bytes_echoed)" = "$want_bytes" ]
+done
 lab_finish
