@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
     *) usage "unknown argument '$1'" ;;
   esac
 done
+[[ "$count" =~ ^[0-9]+$ ]] && [ "$count" -ge 1 ] && [ "$count" -le 20000 ] || usage "--count takes 1..20000"
 [ "$(id -u)" -eq 0 ] || { echo "handshake.sh: needs root (namespaces, AF_PACKET or AF_XDP)" >&2; exit 2; }
 scripts/setup.sh >/dev/null
 cmake -S . -B build -G Ninja >/dev/null

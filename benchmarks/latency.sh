@@ -74,6 +74,7 @@ if [ -z "$bin" ]; then
   ninja -C build latency-bench >/dev/null
   bin=build/bin
 fi
+[ -d "$bin" ] || usage "--bin: no directory $bin"
 lb=$(cd "$bin" && pwd)/latency-bench
 [ -x "$lb" ] || usage "no latency-bench in $bin"
 
@@ -146,9 +147,9 @@ measure() {
   local client_ns=$1
   shift
   res[$key]=fail
-  echo "$key" >&2
   if ! start_server "$server_ns" "${server_args[@]}"; then
     { echo "$key: the server did not come up:"; cat "$tmp/server.log"; } >>"$tmp/failures"
+    echo "$key: failed (reasons at the end)" >&2
     return
   fi
   local rc=0
@@ -164,6 +165,7 @@ measure() {
   line=$(grep -v ' interleaved=' "$tmp/client.log" | grep -m1 '^result ' || true)
   if [ $rc -ne 0 ] || [ -z "$line" ]; then
     { echo "$key: the ping exited with $rc:"; cat "$tmp/client.log" "$tmp/server.log"; } >>"$tmp/failures"
+    echo "$key: failed (reasons at the end)" >&2
     return
   fi
   res[$key]=$line
@@ -171,7 +173,8 @@ measure() {
   # tcp-ping --interleave-raw's raw line: ROW,tcp#R -> ROW,inter#R
   line=$(grep -m1 '^result mode=raw-ping .*interleaved=' "$tmp/client.log" || true)
   [ -n "$line" ] && res[${key/,tcp#/,inter#}]=$line
-  echo "  $line" >&2
+  # Progress on stderr: this measurement's p50 (and the interleaved floor's).
+  echo "$key: p50 $(field "$key" p50)${line:+, raw* $(field "${key/,tcp#/,inter#}" p50)} us" >&2
 }
 
 # field KEY NAME: NAME=value from res[KEY] (or res[KEY,server]), or "-".

@@ -70,6 +70,7 @@ if [ -z "$bin" ]; then
   ninja -C build coronet-bulk >/dev/null
   bin=build/bin
 fi
+[ -d "$bin" ] || usage "--bin: no directory $bin"
 bulk=$(cd "$bin" && pwd)/coronet-bulk
 [ -x "$bulk" ] || usage "no coronet-bulk in $bin"
 # A bad device flag stops here with coronet-bulk's message, before any lab exists.
