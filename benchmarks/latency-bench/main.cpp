@@ -106,6 +106,15 @@ bool flag_allowed(std::string_view mode, std::string_view flag) {
   return true;
 }
 
+// --raw-work: "tcp-echo" or "spin:NS" (NS 1..100000); nullopt for anything else.
+std::optional<raw_work_spec> raw_work_of(std::string_view text) {
+  if (text == "tcp-echo") return raw_work_spec{raw_work_spec::kind::tcp_echo, 0};
+  if (!text.starts_with("spin:")) return std::nullopt;
+  auto ns = number(text.substr(5), 1, 100000);
+  if (!ns) return std::nullopt;
+  return raw_work_spec{raw_work_spec::kind::spin, *ns};
+}
+
 void check_required(const options& o) {
   if (device_mode(o.mode) && (o.iface.empty() || !o.addr)) usage(o.mode + " needs --iface and --addr");
   if (o.mode == "raw-ping" && (!o.peer || !o.peer_mac)) usage("raw-ping needs --peer and --peer-mac");
@@ -154,7 +163,7 @@ options parse(int argc, char** argv) {
       if (!p) usage("--port takes 1..65535");
       o.port = static_cast<std::uint16_t>(*p);
     } else if (a == "--raw-work") {
-      auto w = parse_raw_work(value());
+      auto w = raw_work_of(value());
       if (!w) usage("--raw-work takes spin:NS (NS 1..100000) or tcp-echo");
       o.raw_work = *w;
     } else if (a == "--frame-bytes") {

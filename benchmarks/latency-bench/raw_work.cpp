@@ -1,12 +1,12 @@
 // latency-bench tcp-server --raw-work (raw_work.hpp).
 #include "raw_work.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <span>
 #include <stdexcept>
 
+#include "latency.hpp"
 #include "proto/engine.hpp"
 #include "proto/settings.hpp"
 #include "runtime/clock.hpp"
@@ -15,7 +15,6 @@ namespace coronet::latency {
 
 namespace {
 
-constexpr std::int64_t max_spin_ns = 100000;
 constexpr std::size_t max_timed_runs = std::size_t{1} << 22;  // 32 MiB of samples; later runs still run
 constexpr std::size_t echo_len = 64;
 
@@ -25,29 +24,7 @@ constexpr ipv4_addr client_addr{0xc612ff01};  // 198.18.255.1
 constexpr ipv4_addr server_addr{0xc612ff02};  // 198.18.255.2
 constexpr std::uint16_t server_port = 7;
 
-double percentile_us(std::vector<std::int64_t> v, double p) {
-  if (v.empty()) return 0;
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()));
-  rank = std::min(rank, v.size() - 1);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return static_cast<double>(v[rank]) / 1000.0;
-}
-
 }  // namespace
-
-std::optional<raw_work_spec> parse_raw_work(std::string_view text) {
-  if (text == "tcp-echo") return raw_work_spec{raw_work_spec::kind::tcp_echo, 0};
-  if (!text.starts_with("spin:")) return std::nullopt;
-  std::string_view digits = text.substr(5);
-  if (digits.empty() || digits.size() > 6) return std::nullopt;
-  std::int64_t ns = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    ns = ns * 10 + (c - '0');
-  }
-  if (ns < 1 || ns > max_spin_ns) return std::nullopt;
-  return raw_work_spec{raw_work_spec::kind::spin, ns};
-}
 
 // Two engines with one established connection between them; frames go from
 // one's TX queue straight into the other's on_frame.
@@ -159,9 +136,9 @@ std::string raw_work::summary() const {
   std::string name = spec_.what == raw_work_spec::kind::tcp_echo ? "tcp-echo"
                      : spec_.what == raw_work_spec::kind::spin   ? "spin:" + std::to_string(spec_.spin_ns)
                                                                  : "none";
+  std::vector<std::int64_t> v = ns_;
   char figures[96];
-  std::snprintf(figures, sizeof figures, " p50=%.2f p90=%.2f unit=us", percentile_us(ns_, 0.5),
-                percentile_us(ns_, 0.9));
+  std::snprintf(figures, sizeof figures, " p50=%.2f p90=%.2f unit=us", us(percentile(v, 0.5)), us(percentile(v, 0.9)));
   return "raw work " + name + ": runs=" + std::to_string(runs_) + " bytes_echoed=" + std::to_string(bytes_echoed()) +
          figures;
 }

@@ -18,9 +18,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace coronet::latency {
@@ -28,11 +26,8 @@ namespace coronet::latency {
 struct raw_work_spec {
   enum class kind : std::uint8_t { none, spin, tcp_echo };
   kind what = kind::none;
-  std::int64_t spin_ns = 0;  // spin: 1..100000
+  std::int64_t spin_ns = 0;  // spin: 1..100000 (main.cpp parses "spin:NS" and "tcp-echo")
 };
-
-// "spin:NS" or "tcp-echo"; nullopt for anything else.
-std::optional<raw_work_spec> parse_raw_work(std::string_view text);
 
 class raw_work {
  public:

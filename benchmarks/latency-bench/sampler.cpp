@@ -14,17 +14,13 @@
 
 namespace coronet::latency {
 
-namespace {
-
-// Nearest rank: the smallest sample with at least p of them at or below it.
-std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);
+  rank = std::clamp<std::size_t>(rank, 1, v.size()) - 1;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
+  return v[rank];
 }
-
-double us(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
-
-}  // namespace
 
 double run_limit_seconds(const options& o) {
   if (o.max_seconds > 0) return o.max_seconds;

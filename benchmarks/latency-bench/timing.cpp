@@ -9,25 +9,12 @@
 // submits it (rx_to_flush). For the servers that is their share of a round
 // trip; raw-pong's is the floor for it. af_packet's frames may leave before
 // the flush: io_uring submits the send SQE whenever the scheduler submits.
-#include <algorithm>
 #include <cstdio>
 
 #include "latency.hpp"
 #include "runtime/clock.hpp"
 
 namespace coronet::latency {
-
-namespace {
-
-std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, v.size()) - 1;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return v[rank];
-}
-
-}  // namespace
 
 timing_device::timing_device(std::unique_ptr<io::device> inner) : forwarding_device(std::move(inner)) {
   to_commit_.reserve(1 << 20);
@@ -65,7 +52,6 @@ void timing_device::flush() {
 
 std::string timing_device::turnaround_summary() const {
   std::vector<std::int64_t> c = to_commit_, f = to_flush_;
-  auto us = [](std::int64_t ns) { return static_cast<double>(ns) / 1000.0; };
   char buf[192];
   std::snprintf(buf, sizeof buf, "turnaround_n=%zu rx_to_commit_p50=%.2f rx_to_flush_p50=%.2f rx_to_flush_p90=%.2f",
                 f.size(), us(percentile(c, 0.5)), us(percentile(f, 0.5)), us(percentile(f, 0.9)));
