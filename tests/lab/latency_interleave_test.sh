@@ -60,12 +60,12 @@ check "raw: none lost, none stray" pairs "$(field "$raw" lost)" 0 "$(field "$raw
 check "tcp: $count samples" [ "$(field "$tcp" samples)" = $count ]
 check "tcp: 1.00 frame out and 1.00 in per round trip (raw frames not counted)" \
   pairs "$(field "$tcp" tx_per_rtt)" 1.00 "$(field "$tcp" rx_per_rtt)" 1.00
-answered=$(sed -n 's/.* \([0-9]*\) raw frames answered.*/\1/p' "$LAB_TMP/plain.server.log")
-check "tcp-server answered ${answered:-no} raw frames, at least the $count kept" [ "${answered:-0}" -ge $count ]
-
 # answered TAG: the raw frames tcp-server TAG answered; work_field TAG NAME: a
 # field of its "raw work" line.
 answered() { sed -n 's/.* \([0-9]*\) raw frames answered.*/\1/p' "$LAB_TMP/$1.server.log"; }
+n=$(answered plain)
+check "tcp-server answered ${n:-no} raw frames, at least the $count kept" [ "${n:-0}" -ge $count ]
+
 work_field() { grep '^tcp-server: raw work ' "$LAB_TMP/$1.server.log" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 for work in tcp-echo spin:200; do
   tag=${work%%:*}
