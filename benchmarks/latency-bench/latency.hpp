@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/stack.hpp"
+#include "percentiles.hpp"
 #include "proto/types.hpp"
 #include "raw_work.hpp"
 #include "runtime/scheduler.hpp"
@@ -121,11 +122,6 @@ std::unique_ptr<net::stack> open_stack_or_report(rt::scheduler& sched, const net
 net::stack_config device_config(const options& o);
 // Seconds the process may run: --max-seconds, or the mode's default.
 double run_limit_seconds(const options& o);
-
-// Nearest rank: the smallest sample with at least p of them at or below it;
-// 0 when there is none. Reorders v (sampler.cpp).
-std::int64_t percentile(std::vector<std::int64_t>& v, double p);
-inline double us(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 // A device between another device and its user that passes every call and
 // every frame through; timing_device and raw_tap override what they watch.

@@ -14,14 +14,6 @@
 
 namespace coronet::latency {
 
-std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, v.size()) - 1;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return v[rank];
-}
-
 double run_limit_seconds(const options& o) {
   if (o.max_seconds > 0) return o.max_seconds;
   return o.is_ping() ? 60.0 : 0.0;
@@ -64,10 +56,10 @@ int sampler::report(std::string_view device, std::string_view extra) const {
                  kind().c_str());
     return exit_failed;
   }
-  std::vector<std::int64_t> s = rtts_;
-  std::sort(s.begin(), s.end());
-  std::printf(" min=%.2f p50=%.2f p90=%.2f p99=%.2f max=%.2f unit=us\n", us(s.front()), us(percentile(s, 0.50)),
-              us(percentile(s, 0.90)), us(percentile(s, 0.99)), us(s.back()));
+  std::vector<std::int64_t> v = rtts_;
+  const summary s = summarize(v);
+  std::printf(" min=%.2f p50=%.2f p90=%.2f p99=%.2f max=%.2f unit=us\n", us(s.min), us(s.p50), us(s.p90), us(s.p99),
+              us(s.max));
   std::fflush(stdout);
   if (rtts_.size() < static_cast<std::size_t>(o_.count))
     std::fprintf(stderr, "latency-bench %s: time limit reached after %zu of %d %ssamples\n", o_.mode.c_str(),
