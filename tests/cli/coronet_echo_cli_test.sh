@@ -12,7 +12,7 @@ expect() {
   local name=$1 want=$2 pattern=$3
   shift 3
   local out rc
-  out=$("$bin" "$@" 2>&1); rc=$?
+  out=$(timeout 20 "$bin" "$@" 2>&1); rc=$?
   if [ "$rc" -eq "$want" ] && grep -q -- "$pattern" <<<"$out"; then
     echo "ok   - $name"; pass=$((pass + 1))
   else

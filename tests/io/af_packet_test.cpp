@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "io/af_packet.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/timer.hpp"
 
@@ -102,10 +103,7 @@ TEST_CASE("af_packet: unknown interface -> error names it") {
 }
 
 TEST_CASE("af_packet: ARP request to the kernel -> the kernel's ARP reply comes back") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root for the namespace lab and AF_PACKET");
-    return;
-  }
+  if (!is_root()) CORONET_SKIP_CASE("needs root for the namespace lab and AF_PACKET");
   rt::options mode;
   SUBCASE("sleeping") { mode.busy_poll = false; }
   SUBCASE("busy-poll") { mode.busy_poll = true; }
@@ -144,10 +142,7 @@ TEST_CASE("af_packet: ARP request to the kernel -> the kernel's ARP reply comes 
 }
 
 TEST_CASE("af_packet: 1000 ARP requests through 16 TX buffers -> buffers recycled, 1000 replies") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root for the namespace lab and AF_PACKET");
-    return;
-  }
+  if (!is_root()) CORONET_SKIP_CASE("needs root for the namespace lab and AF_PACKET");
   lab l(false);
   REQUIRE(l.ok);
   rt::scheduler s({.busy_poll = true});
@@ -162,7 +157,9 @@ TEST_CASE("af_packet: 1000 ARP requests through 16 TX buffers -> buffers recycle
   const auto me = dev->mac();
   int sent = 0;
   s.block_on([](io::af_packet& d, coronet::mac_addr me, int& sent) -> rt::task<> {
-    while (sent < 1000) {
+    // Bounded: buffers that never come back end the loop (and the CHECKs below fail).
+    const auto give_up = rt::steady_now() + 10s;
+    while (sent < 1000 && rt::steady_now() < give_up) {
       auto buf = d.tx_buffer();
       if (buf.empty()) {
         co_await rt::yield();
@@ -194,10 +191,7 @@ TEST_CASE("af_packet: 1000 ARP requests through 16 TX buffers -> buffers recycle
 // super-frame. With offloads on, veth hands frames over with CHECKSUM_PARTIAL
 // (TP_STATUS_CSUMNOTREADY) and unsegmented; with them off, neither.
 TEST_CASE("af_packet: kernel traffic with offloads on/off -> csum_not_ready and super-frames as configured") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root for the namespace lab and AF_PACKET");
-    return;
-  }
+  if (!is_root()) CORONET_SKIP_CASE("needs root for the namespace lab and AF_PACKET");
   bool offloads = false;
   SUBCASE("offloads off") { offloads = false; }
   SUBCASE("offloads on") { offloads = true; }
@@ -270,10 +264,7 @@ TEST_CASE("af_packet: kernel traffic with offloads on/off -> csum_not_ready and 
 }
 
 TEST_CASE("af_packet: frame larger than the receive buffer -> counted as truncated, dropped") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root for the namespace lab and AF_PACKET");
-    return;
-  }
+  if (!is_root()) CORONET_SKIP_CASE("needs root for the namespace lab and AF_PACKET");
   lab l(true);
   REQUIRE(l.ok);
   rt::scheduler s;

@@ -216,10 +216,7 @@ inline const char* mode_text(io::xdp_mode m) {
 
 #define SKIP_UNLESS_ROOT()                                                    \
   do {                                                                        \
-    if (!is_root()) {                                                         \
-      MESSAGE("skipped: needs root for the namespace lab and XDP (CAP_BPF)"); \
-      return;                                                                 \
-    }                                                                         \
+    if (!is_root()) CORONET_SKIP_CASE("needs root for the namespace lab and XDP (CAP_BPF)"); \
   } while (0)
 
 }  // namespace coronet::test::axd

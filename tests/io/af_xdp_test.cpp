@@ -39,8 +39,7 @@ TEST_CASE("af_xdp: --queue beyond the interface's queues -> error names the coun
   }
   SUBCASE("2 queues") {
     if (!set_channels(ns_co, if_co, 2)) {
-      MESSAGE("skipped: this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2)");
-      return;
+      CORONET_SKIP_CASE("this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2)");
     }
     c.queue = 2;
     want = "axd-co0 has 2 RX queues (0..1); there is no queue 2";
@@ -316,8 +315,7 @@ TEST_CASE("af_xdp: coronet's end with 2 RX queues -> a socket on each, ARP and U
   REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   // Native XDP on veth wants as many RX queues here as TX queues on the peer.
   if (!set_channels(ns_co, if_co, 2) || !set_channels(ns_kn, if_kn, 2)) {
-    MESSAGE("skipped: this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2)");
-    return;
+    CORONET_SKIP_CASE("this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2)");
   }
   rt::scheduler s;
   collector sink;
@@ -340,7 +338,7 @@ TEST_CASE("af_xdp: coronet's end with 2 RX queues -> a socket on each, ARP and U
   constexpr int n = 8;
   for (int q : {1, 0}) {
     CAPTURE(q);
-    if (!kernel_sends_on_queue(q)) MESSAGE("XPS refused: the kernel picks its TX queues itself");
+    if (!kernel_sends_on_queue(q)) CORONET_SKIP_CASE("XPS refused: the kernel picks its TX queues itself");
     kernel_sends_udp(n);
   }
   CHECK(run_until(s, [&] { return udp_to(sink, ip_coronet) >= std::size_t{2 * n}; }, 5s));
@@ -359,8 +357,7 @@ TEST_CASE("af_xdp: native, --queue 1 of 2 -> frames on queue 1 reach the device,
   lab l;
   REQUIRE_MESSAGE(l.ok, "lab.sh: " << l.error);
   if (!set_channels(ns_co, if_co, 2) || !set_channels(ns_kn, if_kn, 2) || !kernel_sends_on_queue(1)) {
-    MESSAGE("skipped: this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2) or XPS");
-    return;
+    CORONET_SKIP_CASE("this kernel's veth refuses 2 queues (ethtool -L rx 2 tx 2) or XPS");
   }
   rt::scheduler s;
   collector sink;

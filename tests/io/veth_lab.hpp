@@ -1,7 +1,8 @@
 // tests/io/veth_lab.hpp - what the device tests that cross a veth pair share:
 // the lab (scripts/lab.sh) for one test case, entering its namespaces with
 // setns(), running the loop until a condition holds, and an ARP request built
-// by hand. Needs root; callers check is_root() and skip without it.
+// by hand. Needs root; callers check is_root() and skip without it
+// (CORONET_SKIP_CASE, which fails instead under CORONET_REQUIRE_LAB=1).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +28,22 @@ namespace coronet::test {
 
 inline bool is_root() { return ::geteuid() == 0; }
 
+// CORONET_REQUIRE_LAB=1 (scripts/test.sh as root, so CI): every case is meant
+// to run here, and one that would skip fails instead.
+inline bool lab_required() {
+  const char* v = std::getenv("CORONET_REQUIRE_LAB");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+// Ends the test case as skipped, saying why - or fails it where every case is
+// meant to run (lab_required()).
+#define CORONET_SKIP_CASE(why)                                                   \
+  do {                                                                           \
+    if (::coronet::test::lab_required()) FAIL("would skip, but CORONET_REQUIRE_LAB=1: " << why); \
+    MESSAGE("skipped: " << why);                                                 \
+    return;                                                                      \
+  } while (0)
+
 inline std::string lab_script() {
   if (const char* p = std::getenv("CORONET_LAB_SH")) return p;
   // tests/io/veth_lab.hpp -> scripts/lab.sh
@@ -37,12 +55,26 @@ inline std::string lab_script() {
 // takes it down; `options` go to lab.sh up. `error` keeps what lab.sh said on
 // stderr when it failed. Every build directory's copy of a test binary uses
 // the same namespaces and two may run at once: they take turns through an
-// flock, waiting two minutes at most.
+// flock, waiting two minutes at most. Without the lock nothing is set up or
+// taken down (the other holder's lab stays whole) and `ok` is false.
 class veth_lab {
  public:
   veth_lab(const std::string& prefix, int net, const std::string& options) : prefix_(prefix) {
-    lock_ = ::open(("/tmp/coronet-lab-" + prefix + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    for (int i = 0; lock_ >= 0 && i < 1200 && ::flock(lock_, LOCK_EX | LOCK_NB) != 0; ++i) ::usleep(100'000);
+    const std::string lock_path = "/tmp/coronet-lab-" + prefix + ".lock";
+    lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_ < 0) {
+      error = "cannot open " + lock_path + ": " + std::strerror(errno);
+      return;
+    }
+    bool locked = false;
+    for (int i = 0; i < 1200 && !(locked = ::flock(lock_, LOCK_EX | LOCK_NB) == 0); ++i) ::usleep(100'000);
+    if (!locked) {
+      error = "another test held " + lock_path + " for two minutes";
+      ::close(lock_);
+      lock_ = -1;
+      return;
+    }
+    owns_ = true;
     const std::string cmd = "bash " + lab_script() + " up --prefix " + prefix + " --net " + std::to_string(net) +
                             " " + options + " 2>&1 >/dev/null";
     if (FILE* f = ::popen(cmd.c_str(), "r")) {
@@ -52,7 +84,7 @@ class veth_lab {
     }
   }
   ~veth_lab() {
-    std::system(("bash " + lab_script() + " down --prefix " + prefix_ + " >/dev/null 2>&1").c_str());
+    if (owns_) std::system(("bash " + lab_script() + " down --prefix " + prefix_ + " >/dev/null 2>&1").c_str());
     if (lock_ >= 0) ::close(lock_);  // releases the flock
   }
   veth_lab(const veth_lab&) = delete;
@@ -64,6 +96,7 @@ class veth_lab {
  private:
   std::string prefix_;
   int lock_ = -1;
+  bool owns_ = false;  // holds the lock: sets the lab up and takes it down
 };
 
 // Moves this thread into a named network namespace until destroyed (a socket

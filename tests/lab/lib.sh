@@ -27,28 +27,61 @@ if [ -n "$lab_only" ] && [[ " $lab_only " != *" $LAB_BACKEND "* ]]; then
   exit 77
 fi
 echo "backend: $LAB_BACKEND (${LAB_DEV[*]})"
+
+# lab_skip REASON: exit 77 (ctest: skipped) - or, where every test is meant to
+# run (CORONET_REQUIRE_LAB=1: scripts/test.sh as root, CI), fail.
+lab_skip() {
+  if [ "${CORONET_REQUIRE_LAB:-0}" = 1 ]; then
+    echo "FAIL: would skip, but CORONET_REQUIRE_LAB=1: $*"
+    exit 1
+  fi
+  echo "SKIP: $*"
+  exit 77
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  lab_skip "namespace tests need root (CAP_NET_ADMIN to build the lab, CAP_NET_RAW for AF_PACKET," \
+    "CAP_BPF for AF_XDP)"
+fi
+
 LAB_TMP=$(mktemp -d /tmp/coronet-lab.XXXXXX)
+LAB_PREFIX=
 lab_pids=()
 lab_fails=0
 lab_checks=0
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: namespace tests need root (CAP_NET_ADMIN to build the lab, CAP_NET_RAW for AF_PACKET," \
-    "CAP_BPF for AF_XDP)"
-  exit 77
-fi
+# lab_ours PID: PID is a child of this shell still running (not one that has
+# exited and been reaped, whose number the kernel may have given to another
+# process since).
+lab_ours() {
+  local ppid
+  ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ "$ppid" = "$$" ]
+}
 
 lab_cleanup() {
-  local pid
-  for pid in "${lab_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${lab_pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+  local pid live=()
+  for pid in "${lab_pids[@]}"; do lab_ours "$pid" && live+=("$pid"); done
+  for pid in "${live[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${live[@]}"; do
+    for _ in $(seq 50); do lab_ours "$pid" || break; sleep 0.1; done
+    lab_ours "$pid" && kill -KILL "$pid" 2>/dev/null
   done
-  "$LAB_ROOT/scripts/lab.sh" down --prefix "$LAB_PREFIX" >/dev/null 2>&1
+  [ -n "$LAB_PREFIX" ] && "$LAB_ROOT/scripts/lab.sh" down --prefix "$LAB_PREFIX" >/dev/null 2>&1
   rm -rf "$LAB_TMP"
 }
 trap lab_cleanup EXIT
+# ctest ends a test that overruns its TIMEOUT (600 s) with SIGKILL, which no
+# trap sees, so the lab would stay. The watchdog ends the test first, by
+# TERM, which runs the EXIT trap: no test needs more than a minute or two.
+trap 'echo "FAIL: $(basename "$0") ran over ${LAB_WATCHDOG_S}s (lib.sh watchdog)"; exit 1' TERM
+LAB_WATCHDOG_S=${LAB_WATCHDOG_S:-420}
+(
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM  # ended by lab_cleanup: take the sleep along
+  sleep "$LAB_WATCHDOG_S" &
+  nap=$!
+  wait "$nap" && kill -TERM $$
+) >/dev/null 2>&1 &
+lab_pids+=("$!")
 
 # lab_up PREFIX NET [--offloads on|off] [--kernel-on-coronet-side]: creates the
 # lab (scripts/lab.sh) and exports its variables. The kernel's offloads are
@@ -58,8 +91,10 @@ lab_up() {
   LAB_PREFIX=$1
   local net=$2
   shift 2
-  eval "$("$LAB_ROOT/scripts/lab.sh" up --prefix "$LAB_PREFIX" --net "$net" "$@")" || {
-    echo "FAIL: could not create the lab"; exit 1; }
+  local vars
+  vars=$("$LAB_ROOT/scripts/lab.sh" up --prefix "$LAB_PREFIX" --net "$net" "$@") || {
+    echo "FAIL: could not create the lab (scripts/lab.sh up --prefix $LAB_PREFIX --net $net $*)"; exit 1; }
+  eval "$vars"
 }
 
 in_kernel() { ip netns exec "$LAB_NS_KERNEL" "$@"; }
