@@ -26,8 +26,12 @@ kernel_up() { wait_for 50 bash -c "ip netns exec $LAB_NS_KERNEL ss -Hltn 'sport 
 # arrived at TO (which result line of each log: default the first).
 delivered() {
   local to_n=${4:-1} from_n=${5:-1}
+  local sent_sha recv_sha
+  sent_sha=$(field "$1" sent_sha256 "$from_n")
+  recv_sha=$(field "$2" recv_sha256 "$to_n")
+  # Both hashes present: two missing fields would compare equal.
   [ "$(field "$1" sent "$from_n")" = "$3" ] && [ "$(field "$2" recv "$to_n")" = "$3" ] &&
-    [ "$(field "$1" sent_sha256 "$from_n")" = "$(field "$2" recv_sha256 "$to_n")" ]
+    [ -n "$sent_sha" ] && [ "$sent_sha" = "$recv_sha" ]
 }
 
 kernel_half_closes() {

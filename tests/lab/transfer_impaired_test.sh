@@ -50,5 +50,13 @@ lossy_transfer() {
   show "$LAB_TMP/kn.log"; return 1
 }
 check "64 MiB each way over the lossy path, SHA-256 equal on both sides" lossy_transfer
+# The path really was impaired: what the kernel sent reached coronet with
+# holes and out of order (netem, or coronet's own --impair).
+impaired() {
+  local n
+  n=$(awk '$1 == "TcpExtTCPOFOQueue" { print $2 }' "$LAB_TMP/co.log")
+  [ "${n:-0}" -gt 0 ] || { echo "TcpExtTCPOFOQueue is '${n:-absent}': nothing arrived out of order"; return 1; }
+}
+check "the path was lossy: segments reached coronet out of order (TcpExtTCPOFOQueue > 0)" impaired
 
 lab_finish

@@ -29,8 +29,12 @@ show() { echo "--- $1"; cat "$1"; }
 
 # FROM's sent stream arrived whole at TO.
 delivered() {
+  local sent_sha recv_sha
+  sent_sha=$(field "$1" sent_sha256)
+  recv_sha=$(field "$2" recv_sha256)
+  # Both hashes present: two missing fields would compare equal.
   [ "$(field "$1" sent)" = "$size" ] && [ "$(field "$2" recv)" = "$size" ] &&
-    [ "$(field "$1" sent_sha256)" = "$(field "$2" recv_sha256)" ]
+    [ -n "$sent_sha" ] && [ "$sent_sha" = "$recv_sha" ]
 }
 
 to_slow_kernel() {
