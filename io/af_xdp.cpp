@@ -55,7 +55,9 @@ bool power_of_two(unsigned v) { return v != 0 && (v & (v - 1)) == 0; }
 // namespace (rx-only plus combined channels); sysfs is the fallback for
 // drivers without get_channels, and is right only where /sys was mounted in
 // this namespace (ip netns exec does that; a bare setns does not).
-int count_rx_queues(const std::string& ifname) {
+// The interface's RX (rx) or TX (!rx) queues: ethtool's channels (their own
+// plus the combined ones), else the queues sysfs lists, else 1.
+int count_queues(const std::string& ifname, bool rx) {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s >= 0) {
     ethtool_channels ch{};
@@ -65,12 +67,13 @@ int count_rx_queues(const std::string& ifname) {
     ifr.ifr_data = reinterpret_cast<char*>(&ch);
     const int rc = ::ioctl(s, SIOCETHTOOL, &ifr);
     ::close(s);
-    if (rc == 0 && ch.rx_count + ch.combined_count > 0) return static_cast<int>(ch.rx_count + ch.combined_count);
+    const std::uint32_t n = (rx ? ch.rx_count : ch.tx_count) + ch.combined_count;
+    if (rc == 0 && n > 0) return static_cast<int>(n);
   }
   std::error_code ec;
   int n = 0;
   for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
-    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
+    if (e.path().filename().string().rfind(rx ? "rx-" : "tx-", 0) == 0) ++n;
   }
   return ec ? 1 : std::max(n, 1);
 }
@@ -153,11 +156,14 @@ void af_xdp::impl::create_umem(unsigned nqueues) {
   int rc = xsk_umem__create(&umem, area, area_bytes, &queues[0]->fill, &queues[0]->comp, &uc);
   if (rc != 0) {
     if (rc == -EAFNOSUPPORT) fail("this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)");
-    if (rc == -EPERM || rc == -ENOMEM) {
+    // xdp_umem_account_pages(): ENOBUFS when the pages exceed RLIMIT_MEMLOCK
+    // (without CAP_IPC_LOCK); ENOMEM when pinning them fails.
+    if (rc == -ENOBUFS || rc == -ENOMEM) {
       fail("registering " + std::to_string(area_bytes >> 20) +
-               " MiB of UMEM failed: it needs CAP_NET_RAW and CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)",
+               " MiB of UMEM failed: it needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK (ulimit -l) of at least that",
            -rc);
     }
+    if (rc == -EPERM || rc == -EACCES) fail("an AF_XDP socket needs CAP_NET_RAW (run as root)", -rc);
     fail("xsk_umem__create" + last_lib_line(), -rc);
   }
   tx_free.reserve(c.ring_size);
@@ -191,7 +197,10 @@ void af_xdp::impl::create_socket(int qid, bool first) {
   for (xdp_bind b : tries) {
     xsk_socket_config sc{};
     sc.rx_size = c.ring_size;
-    sc.tx_size = c.ring_size;
+    // Only the first socket transmits (af_xdp_rings.cpp); the others are
+    // RX-only, since xsk_bind refuses a TX ring on a queue id at or above the
+    // interface's TX queue count, which may be below its RX count.
+    sc.tx_size = first ? c.ring_size : 0;
     sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program (io/xdp_program)
     sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (b == xdp_bind::zerocopy ? XDP_ZEROCOPY : XDP_COPY));
     int rc = bind_socket(q, qid, sc);
@@ -208,11 +217,13 @@ void af_xdp::impl::create_socket(int qid, bool first) {
     if (rc == -EAFNOSUPPORT) fail("this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)");
     refused = std::strerror(-rc);
     if (b == xdp_bind::zerocopy && (rc == -EOPNOTSUPP || rc == -EINVAL) && tries.size() > 1) continue;
-    if (b == xdp_bind::zerocopy && dev.mode_ == xdp_mode::generic) {
-      fail("zero-copy needs native XDP (--xdp-mode native); generic XDP copies every frame");
-    }
-    if (b == xdp_bind::zerocopy && rc == -EOPNOTSUPP) {
-      fail(c.ifname + "'s driver has no zero-copy AF_XDP (veth never has): use --xdp-bind copy or auto");
+    // xp_assign_dev(): zero-copy is the driver's to give (ndo_bpf with
+    // XDP_SETUP_XSK_POOL, ndo_xsk_wakeup), whatever mode the program runs in.
+    if (b == xdp_bind::zerocopy && (rc == -EOPNOTSUPP || rc == -EINVAL)) {
+      fail(c.ifname + "'s driver refused zero-copy AF_XDP (" + refused +
+           "; veth never offers it): use --xdp-bind copy or auto" +
+           (dev.mode_ == xdp_mode::generic ? " (the program runs in generic mode, which copies every frame anyway)"
+                                           : ""));
     }
     if (rc == -EBUSY) {
       fail("another AF_XDP socket is bound to " + c.ifname + " queue " + std::to_string(qid) +
@@ -249,7 +260,7 @@ int af_xdp::impl::bind_socket(queue& q, int qid, const xsk_socket_config& sc) {
   const auto give_up = std::chrono::steady_clock::now() + bind_busy_wait;
   for (;;) {
     int rc = xsk_socket__create_shared(&q.xsk, dev.cfg_.ifname.c_str(), static_cast<std::uint32_t>(qid), umem, &q.rx,
-                                       &q.tx, &q.fill, &q.comp, &sc);
+                                       sc.tx_size != 0 ? &q.tx : nullptr, &q.fill, &q.comp, &sc);
     if (rc != -EBUSY || std::chrono::steady_clock::now() >= give_up) return rc;
     q.xsk = nullptr;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -272,7 +283,7 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   detail::lib_log_capture capture;
   // Each step undoes itself through impl's destructor if a later one throws.
   p.find_interface();
-  const int nq = count_rx_queues(cfg_.ifname);
+  const int nq = count_queues(cfg_.ifname, true);
   if (cfg_.queue >= 0 && cfg_.queue >= nq) {
     throw std::runtime_error("af_xdp: " + cfg_.ifname + " has " + std::to_string(nq) + " RX queue" +
                              (nq == 1 ? "" : "s") + " (0.." + std::to_string(nq - 1) + "); there is no queue " +
@@ -282,6 +293,13 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   std::vector<int> qids;
   if (cfg_.queue >= 0) qids = {cfg_.queue};
   else for (int i = 0; i < nq; ++i) qids.push_back(i);
+  // The first socket transmits too, and xsk_bind wants a TX queue of that id.
+  if (const int ntx = count_queues(cfg_.ifname, false); qids.front() >= ntx) {
+    throw std::runtime_error("af_xdp: " + cfg_.ifname + " has " + std::to_string(ntx) + " TX queue" +
+                             (ntx == 1 ? "" : "s") + " (0.." + std::to_string(ntx - 1) + "); queue " +
+                             std::to_string(qids.front()) +
+                             " cannot transmit: choose a --queue below that, or add TX queues (ethtool -L)");
+  }
 
   p.program = std::make_unique<xdp_program>(cfg_.ifname, p.ifindex, cfg_.addr);
   // The mode decides whether zero-copy is worth trying, so attach first;

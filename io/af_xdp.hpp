@@ -34,7 +34,8 @@
 //
 // Modes: XDP native (driver) or generic (SKB); binding zero-copy or copy.
 // `automatic` tries native then generic, zero-copy then copy; describe()
-// reports what was chosen and why. Needs CAP_NET_ADMIN, CAP_BPF (root).
+// reports what was chosen and why. Needs CAP_NET_ADMIN, CAP_BPF and
+// CAP_NET_RAW (root), and CAP_IPC_LOCK or an RLIMIT_MEMLOCK above the UMEM.
 #pragma once
 
 #include <cstddef>
@@ -79,8 +80,10 @@ struct af_xdp_stats {  // beyond device_stats; XDP_STATISTICS is read on demand
 class af_xdp final : public device {
  public:
   // Throws std::runtime_error naming what is missing: the interface, the
-  // queue, kernel support for a mode, privileges (CAP_NET_ADMIN/CAP_BPF), or
-  // the failing call with its errno text. Nothing stays attached on failure.
+  // queue (an RX queue, and a TX queue of the same id for the first one),
+  // kernel support for a mode, privileges (CAP_NET_ADMIN, CAP_BPF,
+  // CAP_NET_RAW; memlock for the UMEM), or the failing call with its errno
+  // text. Nothing stays attached on failure.
   // A queue another socket still holds (EBUSY) is retried for up to 2 s: a
   // socket closed just before lets go of its queue shortly after the close.
   af_xdp(rt::uring& ring, const af_xdp_config& c);

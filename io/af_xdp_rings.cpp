@@ -44,10 +44,15 @@ void af_xdp::impl::on_kick_error(queue&, bool tx, const io_uring_cqe& cqe) {
     if (cqe.res < 0 && cqe.res != -EAGAIN && cqe.res != -EBUSY) ++dev.stats_.rx_errors;
     return;
   }
-  // xsk_generic_xmit sends at most a budget of frames per call and answers
-  // EAGAIN when more remain (EBUSY: the driver's queue is full): kick again.
-  if (cqe.res == -EAGAIN || cqe.res == -EBUSY || cqe.res == -ENOBUFS) {
+  // __xsk_generic_xmit sends at most a budget of frames per call and answers
+  // EAGAIN when more remain or the driver was busy (the descriptor stays):
+  // kick again. EBUSY is NET_XMIT_DROP: that frame was consumed and lost
+  // (an error), but the ones behind it still want a kick.
+  if (cqe.res == -EAGAIN || cqe.res == -ENOBUFS) {
     ++dev.xstats_.tx_retries;
+    tx_kick_wanted = true;
+  } else if (cqe.res == -EBUSY) {
+    ++dev.stats_.tx_errors;
     tx_kick_wanted = true;
   } else if (cqe.res < 0) {
     ++dev.stats_.tx_errors;

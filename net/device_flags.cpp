@@ -86,10 +86,11 @@ std::string device_privilege_hint(const stack_config& cfg, std::string_view erro
   if (root) return "";
   if (is_xdp_backend(cfg)) {
     // XDP attach (dev_change_xdp_fd / bpf_xdp_link_attach) wants CAP_NET_ADMIN;
-    // loading the program and its maps wants CAP_BPF (kernel/bpf/syscall.c).
-    if (error.find("CAP_NET_ADMIN") != std::string_view::npos || error.find("CAP_BPF") != std::string_view::npos)
-      return "";
-    return " (not running as root: AF_XDP needs CAP_NET_ADMIN and CAP_BPF)";
+    // loading the program and its maps wants CAP_BPF (kernel/bpf/syscall.c);
+    // the socket itself CAP_NET_RAW (xsk_create).
+    for (std::string_view cap : {"CAP_NET_ADMIN", "CAP_BPF", "CAP_NET_RAW", "CAP_IPC_LOCK"})
+      if (error.find(cap) != std::string_view::npos) return "";
+    return " (not running as root: AF_XDP needs CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW)";
   }
   // packet_create(): CAP_NET_RAW in the socket's network namespace.
   if (error.find("CAP_NET_RAW") != std::string_view::npos) return "";

@@ -37,8 +37,9 @@ std::string check_device_flags(const stack_config& cfg);
 
 // What to add to `error`, a failure to open cfg.backend's device, when it is
 // likely a missing privilege: "" for root (pass geteuid() == 0) or when the
-// error already names the capability; else " (not running as root: AF_XDP
-// needs CAP_NET_ADMIN and CAP_BPF)" or the same for AF_PACKET and CAP_NET_RAW.
+// error already names a capability; else " (not running as root: AF_XDP
+// needs CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW)" or the same for AF_PACKET
+// and CAP_NET_RAW.
 std::string device_privilege_hint(const stack_config& cfg, std::string_view error, bool root);
 
 // The five flags for a program's --help: flag names indented by two spaces,
@@ -47,7 +48,8 @@ inline constexpr std::string_view device_flags_usage =
     R"(  --backend NAME      packet device: af_packet (default: an AF_PACKET socket;
                       root or CAP_NET_RAW) or af_xdp (AF_XDP sockets fed by
                       coronet's XDP program, which passes every other frame
-                      on to the kernel; root, or CAP_NET_ADMIN and CAP_BPF)
+                      on to the kernel; root, or CAP_NET_ADMIN, CAP_BPF
+                      and CAP_NET_RAW)
   --xdp-mode MODE     af_xdp: auto (default: native, else generic), native
                       (the driver's XDP) or generic (SKB XDP, any interface)
   --xdp-bind BIND     af_xdp: auto (default: zero-copy, else copy), zerocopy

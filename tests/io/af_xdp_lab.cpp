@@ -156,10 +156,11 @@ bool detach_generic() {
   return bpf_xdp_detach(static_cast<int>(::if_nametoindex(if_co)), XDP_FLAGS_SKB_MODE, nullptr) == 0;
 }
 
-bool set_channels(const char* ns, const char* ifname, int n) {
-  const std::string k = std::to_string(n);
-  return std::system(("ip netns exec " + std::string(ns) + " ethtool -L " + ifname + " rx " + k + " tx " + k +
-                      " >/dev/null 2>&1")
+bool set_channels(const char* ns, const char* ifname, int n) { return set_channels(ns, ifname, n, n); }
+
+bool set_channels(const char* ns, const char* ifname, int rx, int tx) {
+  return std::system(("ip netns exec " + std::string(ns) + " ethtool -L " + ifname + " rx " + std::to_string(rx) +
+                      " tx " + std::to_string(tx) + " >/dev/null 2>&1")
                          .c_str()) == 0;
 }
 

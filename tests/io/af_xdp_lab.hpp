@@ -179,6 +179,8 @@ bool detach_generic();
 
 // Sets the lab interface `ifname` in `ns` to `n` RX and TX queues.
 bool set_channels(const char* ns, const char* ifname, int n);
+// ethtool -L IF rx RX tx TX, in namespace ns; false if refused.
+bool set_channels(const char* ns, const char* ifname, int rx, int tx);
 
 // The kernel end learns coronet's MAC without ARP (the test device answers none).
 void kernel_knows_coronet(const coronet::mac_addr& mac);

@@ -190,7 +190,9 @@ TEST_CASE("privilege hint: not root -> the backend's capabilities, unless the er
         " (not running as root: AF_PACKET needs CAP_NET_RAW)");
   CHECK(device_privilege_hint(packet, "socket: needs CAP_NET_RAW", false).empty());
   CHECK(device_privilege_hint(xdp, "bpf: Operation not permitted", false) ==
-        " (not running as root: AF_XDP needs CAP_NET_ADMIN and CAP_BPF)");
+        " (not running as root: AF_XDP needs CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW)");
   CHECK(device_privilege_hint(xdp, "load: needs CAP_BPF", false).empty());
+  CHECK(device_privilege_hint(xdp, "an AF_XDP socket needs CAP_NET_RAW (run as root)", false).empty());
+  CHECK(device_privilege_hint(xdp, "UMEM: it needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK", false).empty());
   CHECK(device_privilege_hint(xdp, "attach: needs CAP_NET_ADMIN", false).empty());
 }
