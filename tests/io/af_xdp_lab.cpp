@@ -46,6 +46,15 @@ std::size_t arp_replies(const collector& c, const coronet::mac_addr& me) {
   return n;
 }
 
+bool kernel_answers_arp(rt::scheduler& s, io::af_xdp& dev, const collector& sink) {
+  const auto me = dev.mac();
+  auto buf = dev.tx_buffer();
+  REQUIRE(!buf.empty());
+  dev.tx_commit(write_arp_request(buf, me));
+  dev.flush();
+  return run_until(s, [&] { return arp_replies(sink, me) >= 1; }, std::chrono::seconds(5));
+}
+
 std::size_t udp_to(const collector& c, const std::uint8_t (&dst)[4]) {
   std::size_t n = 0;
   for (const auto& b : c.frames) {

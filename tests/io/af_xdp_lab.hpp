@@ -108,6 +108,10 @@ bool is_arp_reply_from_kernel(const std::vector<std::uint8_t>& f, const coronet:
 
 std::size_t arp_replies(const collector& c, const coronet::mac_addr& me);
 
+// Sends the kernel an ARP request through `dev` (started into `sink`) and runs
+// `s` until its reply arrives, 5 s at most: whether it did.
+bool kernel_answers_arp(rt::scheduler& s, io::af_xdp& dev, const collector& sink);
+
 // UDP datagrams in IPv4 frames addressed to `dst`.
 std::size_t udp_to(const collector& c, const std::uint8_t (&dst)[4]);
 
