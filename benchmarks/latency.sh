@@ -12,13 +12,19 @@
 #   TCP  latency-bench tcp-server (.3, lt-kn) and tcp-ping (.2, lt-co): coronet
 #        on both ends of the same device, 64 bytes written then read back;
 #        tcp-ping takes raw round trips in turn with them (--interleave-raw,
-#        blocks of 100: "raw*"), so TCP and its floor meet the same seconds
+#        blocks of 100 kept samples, raw first: "raw*"), so TCP and its floor
+#        meet the same seconds
 # kernel: latency-bench kernel-server (.1, lt-kn) and kernel-ping (.4, lt-co),
 # TCP_NODELAY, blocking sockets ("sleep") and recv(MSG_DONTWAIT) spinning ("busy").
 # Every ping warms up for --warmup-ms (default 300: an XDP attach is slow for
-# ~30 ms), then takes --count samples (default 20000) within 60 s. The whole
-# sequence is repeated --runs times (default 5), so drift during the run hits
-# raw and TCP alike; a p50/p90/p99 cell is the median over the runs, and
+# ~30 ms), then takes --count samples (default 20000, at most 1000000) within
+# a time limit: 60 s, or more for a large --count or --warmup-ms: the warm-up
+# + 0.5 ms a sample + 1 s (a sleeping tcp-ping takes a raw and a TCP round
+# trip a sample, ~60 µs each here, so 60 s would not hold 1000000 samples).
+# A ping that keeps fewer than --count samples is a failed measurement (and
+# the exit status 1). The whole sequence is repeated --runs times (default 5), so
+# drift during the run hits raw and TCP alike; a p50/p90/p99 cell is the
+# median over the runs (for an even --runs, the mean of the middle two), and
 # TCP/raw* is the median of the runs' own ratios of TCP to raw* (same seconds).
 #
 # Lab "lt" (198.18.42.0/24), one veth pair lt-co0 <-> lt-kn0:
@@ -55,13 +61,15 @@ while [ $# -gt 0 ]; do
     --devices) [ $# -ge 2 ] || usage "--devices needs a list"; devices=$2; shift 2 ;;
     --split) split=1; shift ;;
     --bin) [ $# -ge 2 ] || usage "--bin needs a directory"; bin=$2; shift 2 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 { if (!/^#/) exit; print }' "$0"; exit 0 ;;  # the comment block above
     *) usage "unknown argument '$1'" ;;
   esac
 done
-[[ "$count" =~ ^[0-9]+$ ]] && [ "$count" -ge 1 ] && [ "$count" -le 1000000 ] || usage "--count takes 1..1000000"
-[[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 20 ] || usage "--runs takes 1..20"
-[[ "$warmup_ms" =~ ^[0-9]+$ ]] && [ "$warmup_ms" -le 60000 ] || usage "--warmup-ms takes 0..60000"
+# Decimal numbers without a leading zero (bash's $(( )) reads 010 as octal 8
+# and fails on 08), and few enough digits for [ -le ].
+[[ "$count" =~ ^[1-9][0-9]{0,6}$ ]] && [ "$count" -le 1000000 ] || usage "--count takes 1..1000000"
+[[ "$runs" =~ ^[1-9][0-9]?$ ]] && [ "$runs" -le 20 ] || usage "--runs takes 1..20"
+[[ "$warmup_ms" =~ ^(0|[1-9][0-9]{0,4})$ ]] && [ "$warmup_ms" -le 60000 ] || usage "--warmup-ms takes 0..60000"
 IFS=, read -r -a device_list <<<"$devices"
 [ ${#device_list[@]} -ge 1 ] || usage "--devices needs at least one device"
 for d in "${device_list[@]}"; do
@@ -81,15 +89,21 @@ lb=$(cd "$bin" && pwd)/latency-bench
 ns_co=lt-co ns_kn=lt-kn if_co=lt-co0 if_kn=lt-kn0
 ip_kernel=198.18.42.1 ip_coronet=198.18.42.2 ip_coronet2=198.18.42.3 ip_kernel_co=198.18.42.4
 port=7007
-max_seconds=60  # each ping's own limit; `timeout` adds a margin around every process
+# Each ping's own limit (--help): 60 s, or the warm-up + 0.5 ms a sample + 1 s,
+# always longer than the warm-up (latency-bench refuses a warm-up that is not).
+# `timeout` adds a margin around every process, and -k 5 has it KILL one that
+# is still there 5 s after its TERM (ip netns exec runs timeout in place, so
+# $srv and $cli are timeout's PIDs: killing them would leave latency-bench).
+max_seconds=$(((warmup_ms + count / 2 + 999) / 1000 + 1))
+[ $max_seconds -ge 60 ] || max_seconds=60
 tmp=$(mktemp -d /tmp/coronet-latency.XXXXXX)
 srv=  # the server running now, if any
 cli=  # the ping running now, if any
 stop_server() {
   [ -n "$srv" ] || return 0
-  kill -TERM "$srv" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$srv" 2>/dev/null || true
+  kill -TERM "$srv" 2>/dev/null || true  # timeout passes it on, and KILLs 5 s later
+  for _ in $(seq 100); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$srv" 2>/dev/null || true  # timeout itself, should it still be there
   wait "$srv" 2>/dev/null || true
   srv=
 }
@@ -123,7 +137,7 @@ mac_kn=$(ip -n $ns_kn link show $if_kn | awk '/link\/ether/ { print $2 }')
 start_server() {
   local ns=$1
   shift
-  ip netns exec "$ns" timeout $((max_seconds * 4)) "$lb" "$@" >"$tmp/server.log" 2>&1 &
+  ip netns exec "$ns" timeout -k 5 $((max_seconds * 4)) "$lb" "$@" >"$tmp/server.log" 2>&1 &
   srv=$!
   for _ in $(seq 100); do
     grep -q ': ready' "$tmp/server.log" && return 0
@@ -136,7 +150,9 @@ start_server() {
 
 # measure KEY SERVER_NS SERVER_ARGS... -- CLIENT_NS CLIENT_ARGS...: one
 # server/ping pair; the ping's result line goes to res[KEY] (the server's
-# --timing line to res[KEY,server]), or "fail" (why: $tmp/failures).
+# --timing line to res[KEY,server]), or "fail" (why: $tmp/failures): when the
+# ping exits non-zero, or a result line it must print (with --interleave-raw,
+# two) is missing or has other than --count samples.
 declare -A res
 measure() {
   local key=$1 server_ns=$2
@@ -155,33 +171,54 @@ measure() {
   local rc=0
   # In the background, so a signal to this script is handled at once (bash
   # runs traps only between foreground commands, or during `wait`).
-  ip netns exec "$client_ns" timeout $((max_seconds + 30)) "$lb" "$@" --count "$count" --warmup-ms "$warmup_ms" \
-    --max-seconds $max_seconds >"$tmp/client.log" 2>&1 &
+  ip netns exec "$client_ns" timeout -k 5 $((max_seconds + 30)) "$lb" "$@" --count "$count" \
+    --warmup-ms "$warmup_ms" --max-seconds $max_seconds >"$tmp/client.log" 2>&1 &
   cli=$!
   wait $cli || rc=$?
   cli=
   stop_server
-  local line
+  local line inter why=
   line=$(grep -v ' interleaved=' "$tmp/client.log" | grep -m1 '^result ' || true)
-  if [ $rc -ne 0 ] || [ -z "$line" ]; then
-    { echo "$key: the ping exited with $rc:"; cat "$tmp/client.log" "$tmp/server.log"; } >>"$tmp/failures"
+  inter=$(grep -m1 '^result mode=raw-ping .*interleaved=' "$tmp/client.log" || true)
+  if [ $rc -ne 0 ]; then
+    why="the ping exited with $rc"
+  elif [ -z "$line" ]; then
+    why="the ping printed no result line"
+  elif [ "$(line_field "$line" samples)" != "$count" ]; then
+    why="$(line_field "$line" samples) of $count samples"
+  elif [[ " $* " == *" --interleave-raw "* ]] && [ -z "$inter" ]; then
+    why="no interleaved raw-ping result line"
+  elif [ -n "$inter" ] && [ "$(line_field "$inter" samples)" != "$count" ]; then
+    why="$(line_field "$inter" samples) of $count interleaved raw samples"
+  fi
+  if [ -n "$why" ]; then
+    { echo "$key: $why:"; cat "$tmp/client.log" "$tmp/server.log"; } >>"$tmp/failures"
     echo "$key: failed (reasons at the end)" >&2
     return
   fi
   res[$key]=$line
   res[$key,server]=$(grep -m1 'turnaround_n=' "$tmp/server.log" || true)
   # tcp-ping --interleave-raw's raw line: ROW,tcp#R -> ROW,inter#R
-  line=$(grep -m1 '^result mode=raw-ping .*interleaved=' "$tmp/client.log" || true)
+  line=$inter
   [ -n "$line" ] && res[${key/,tcp#/,inter#}]=$line
   # Progress on stderr: this measurement's p50 (and the interleaved floor's).
   echo "$key: p50 $(field "$key" p50)${line:+, raw* $(field "${key/,tcp#/,inter#}" p50)} us" >&2
 }
 
-# field KEY NAME: NAME=value from res[KEY] (or res[KEY,server]), or "-".
-field() {
+# line_field LINE NAME: NAME=value from a result line, or "-".
+line_field() {
   local v
-  v=$(tr ' ' '\n' <<<"${res[$1]:-}" | sed -n "s/^$2=//p")
+  v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p")
   echo "${v:--}"
+}
+# field KEY NAME: NAME=value from res[KEY] (or res[KEY,server]), or "-" (also
+# when latency-bench printed NAME=- for a figure without samples).
+field() { line_field "${res[$1]:-}" "$2"; }
+# median_of: the median of the numbers on stdin, one a line, with two
+# decimals: the middle one, or the mean of the middle two for an even count.
+median_of() {
+  sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) print "-"; else printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 # median KEY NAME: the median of NAME over the runs of KEY ("KEY#1" ...), or
 # "-" when a run has none.
@@ -192,7 +229,7 @@ median() {
     [ "$v" = - ] && { echo -; return; }
     vals+=("$v")
   done
-  printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
+  printf '%s\n' "${vals[@]}" | median_of
 }
 # ratio_median ROW: the median over the runs of that run's TCP p50 / raw p50,
 # the raw p50 being the one tcp-ping took in turn with its TCP samples
@@ -200,13 +237,15 @@ median() {
 # conditions; this host's floor drifts by tens of percent between seconds,
 # so the p50 columns, medians taken apart, do not divide into the ratio.
 ratio_median() {
-  local vals=() r a b
+  local vals=() r a b q
   for r in $(seq "$runs"); do
     a=$(field "$1,tcp#$r" p50) b=$(field "$1,inter#$r" p50)
     if [ "$a" = - ] || [ "$b" = - ]; then echo -; return; fi
-    vals+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')")
+    q=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    [ "$q" = - ] && { echo -; return; }  # no ratio for this run: none for the row
+    vals+=("$q")
   done
-  printf '%s\n' "${vals[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p" | awk '{ printf "%.2f", $1 }'
+  printf '%s\n' "${vals[@]}" | median_of
 }
 
 declare -A dev_flags=([af_packet]="--backend af_packet" [af_xdp-native]="--backend af_xdp --xdp-mode native"
@@ -257,7 +296,7 @@ for row in "${rows[@]}"; do
     "$raw_tail" "$tcp_tail" "$frames"
 done
 echo "(µs, median of $runs runs; raw: the device alone (raw-pong/raw-ping); raw*: the same frame taken by tcp-ping" \
-  "in turn with its TCP samples, blocks of 100 (--interleave-raw); TCP: coronet on both ends of that device, or" \
+  "in turn with its TCP samples, blocks of 100 kept samples (--interleave-raw); TCP: coronet on both ends of that device, or" \
   "the kernel's own TCP; TCP/raw*: the median of each run's TCP p50 / raw* p50, both from the same seconds;" \
   "busy-polling target TCP/raw* <= 1.1)"
 
@@ -274,8 +313,8 @@ if [ $split -eq 1 ]; then
     split_devs+=("$d")
   done
   echo
-  echo "busy-polling with --timing (one run, p50, µs): how long each side holds a message; the rest of a round trip" \
-    "is the kernel and the link"
+  echo "busy-polling with --timing (one run, p50, µs; - where nothing was timed): how long each side holds a" \
+    "message; the rest of a round trip is the kernel and the link"
   fmt='%-16s %8s %8s | %9s | %10s %9s | %13s %12s %10s\n'
   # shellcheck disable=SC2059  # the format is ours
   printf "$fmt" device "raw p50" "TCP p50" "pong" "server" "server" "client" "client" "client"

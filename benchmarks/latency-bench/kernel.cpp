@@ -7,9 +7,9 @@
 // picked up as soon as softirq has queued it (the sends stay blocking: 64
 // bytes always fit the send buffer).
 //
-// SIGINT, SIGTERM and, for --max-seconds, SIGALRM set a flag; the handlers are
-// installed without SA_RESTART so a blocking call returns EINTR and the loop
-// ends.
+// SIGINT, SIGTERM and, for --max-seconds, SIGALRM set a flag (and which
+// signal it was: SIGALRM is the time limit); the handlers are installed
+// without SA_RESTART so a blocking call returns EINTR and the loop ends.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "latency.hpp"
 #include "runtime/clock.hpp"
@@ -31,8 +32,21 @@ namespace coronet::latency {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_signal = 0;  // the first signal that set g_stop
 
-void on_signal(int) { g_stop = 1; }
+void on_signal(int signo) {
+  if (!g_stop) g_signal = signo;
+  g_stop = 1;
+}
+
+// After g_stop: the time limit (SIGALRM) or a signal from outside.
+void record_stopped(sampler& smp) {
+  if (g_signal == SIGALRM) {
+    smp.stop(stop_reason::time_limit);
+  } else {
+    smp.stop(stop_reason::signal, signal_name(g_signal));
+  }
+}
 
 void install_handlers(double limit_seconds) {
   struct sigaction sa {};
@@ -57,7 +71,7 @@ void set_nodelay(int fd) {
 }
 
 // One recv: blocking, or spinning with MSG_DONTWAIT. >0 bytes, 0 at the end
-// of the stream, -1 on an error or when stopped.
+// of the stream, -1 when stopped (g_stop) or on an error (errno says which).
 ssize_t receive(int fd, void* buf, std::size_t len, bool busy) {
   for (;;) {
     ssize_t n = ::recv(fd, buf, len, busy ? MSG_DONTWAIT : 0);
@@ -136,19 +150,43 @@ int kernel_ping(const options& o) {
   std::array<std::uint8_t, message_len> msg{}, back{};
   std::uint64_t seq = 0;
   int status = exit_ok;
-  while (!g_stop && !smp.done(rt::steady_now())) {
+  for (;;) {
+    if (g_stop) {
+      record_stopped(smp);
+      break;
+    }
+    if (const time_point now = rt::steady_now(); smp.done(now)) {
+      smp.stop_done(now);
+      break;
+    }
     ++seq;
     std::memcpy(msg.data(), &seq, sizeof seq);
     const time_point t0 = rt::steady_now();
-    if (!send_all(fd, msg.data(), msg.size())) break;
+    if (!send_all(fd, msg.data(), msg.size())) {
+      const int err = errno;  // before anything else can change it
+      if (g_stop) {
+        record_stopped(smp);
+      } else {
+        smp.stop(stop_reason::error, std::string("send failed: ") + std::strerror(err));
+      }
+      break;
+    }
     std::size_t got = 0;
+    ssize_t n = 1;
     while (got < back.size()) {
-      ssize_t n = receive(fd, back.data() + got, back.size() - got, o.busy_poll);
+      n = receive(fd, back.data() + got, back.size() - got, o.busy_poll);
       if (n <= 0) break;
       got += static_cast<std::size_t>(n);
     }
     if (got < back.size()) {
-      if (!g_stop) std::fprintf(stderr, "latency-bench kernel-ping: the echo stopped: %s\n", std::strerror(errno));
+      const int err = errno;  // meaningful only when recv failed (n < 0): 0 is the end of the stream
+      if (n == 0) {
+        smp.stop(stop_reason::peer_closed);
+      } else if (g_stop) {
+        record_stopped(smp);
+      } else {
+        smp.stop(stop_reason::error, std::string("recv failed: ") + std::strerror(err));
+      }
       break;
     }
     const time_point t1 = rt::steady_now();

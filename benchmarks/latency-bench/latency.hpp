@@ -18,6 +18,7 @@
 #include "raw_work.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
+#include "stop_reason.hpp"
 
 namespace coronet::latency {
 
@@ -55,7 +56,8 @@ struct options {
 options parse(int argc, char** argv);
 
 // Round trips in nanoseconds. Samples taken before the warm-up has passed
-// are discarded; done() once --count are kept or the run's time is up.
+// are discarded; done() once --count are kept or the run's time is up. The
+// ping records with stop() why its loop ended (stop_reason.hpp).
 class sampler {
  public:
   // `mode`: the result line's mode= (default: the program's mode).
@@ -66,10 +68,18 @@ class sampler {
   bool done(time_point now) const;
   time_point deadline() const { return deadline_; }
   std::size_t kept() const { return rtts_.size(); }
+  // Why the sampling stopped: the first reason recorded stands (a signal
+  // that cancels a read is a signal, not a failed read). `detail`: a signal's
+  // name, an error's text.
+  void stop(stop_reason why, std::string detail = {});
+  // After done(now): the reason it gives (the count, or the time limit).
+  void stop_done(time_point now);
 
   // One line on stdout:
   //   result mode=M device=D wait=W samples=N warmup=N [extra] min=.. p50=.. p90=.. p99=.. max=.. unit=us
-  // Returns exit_ok, or exit_failed when no sample was kept.
+  // (no figures when no sample was kept), and one on stderr with the samples
+  // kept of --count and why the run stopped. Returns exit_ok only when all
+  // --count samples were kept, else exit_failed.
   int report(std::string_view device, std::string_view extra) const;
 
  private:
@@ -81,7 +91,15 @@ class sampler {
   std::uint64_t warmup_samples_ = 0;
   std::optional<time_point> warm_until_;
   time_point deadline_;
+  stop_reason why_ = stop_reason::none;
+  std::string why_detail_;
 };
+
+// "SIGINT", "SIGTERM", "SIGALRM" or "signal N": a stop_reason::signal's detail.
+std::string signal_name(int signo);
+// A raw frame of --frame-bytes fits `dev` (at most its MTU + 14), or prints
+// why not on stderr (then false: a usage error).
+bool frame_fits(const options& o, const io::device& dev);
 
 // Resumes the task that awaits it once fire() is called (through the
 // scheduler, never inline). One waiter.

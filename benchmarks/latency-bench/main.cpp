@@ -15,11 +15,15 @@
 // scheduler's busy_poll). Each ping warms up for --warmup-ms, then takes
 // --count samples within --max-seconds and prints one line:
 //   result mode=raw-ping device=af_packet wait=busy samples=20000 warmup=..
-//          lost=0 min=.. p50=.. p90=.. p99=.. max=.. unit=us
+//          frame_bytes=64 lost=0 strays=0 min=.. p50=.. p90=.. p99=.. max=.. unit=us
+// and on stderr how many samples it kept and why it stopped (count reached,
+// time limit, signal, the server closed, an error). Exit status 0 only with
+// all --count samples; 1 (the line still printed) with fewer.
 // Servers run until SIGINT/SIGTERM or --max-seconds.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "latency.hpp"
 #include "net/device_flags.hpp"
@@ -50,10 +54,13 @@ constexpr const char* usage_text =
     "                             the clock NS ns, 1..100000) or tcp-echo (a 64-byte echo through\n"
     "                             two TCP engines in memory); the summary reports its p50\n"
     "tcp-ping:   --interleave-raw raw round trips (raw-ping's frame, to the server at --peer-mac)\n"
-    "                             in turn with the TCP ones, blocks of 100, --count of each; a\n"
-    "                             raw-ping result line comes first (tcp-server answers them)\n"
-    "sampling:   --count N        samples after the warm-up, 1..10000000 (default 20000)\n"
-    "            --warmup-ms MS   round trips discarded first, by time (default 300)\n"
+    "                             in turn with the TCP ones, raw first, blocks of 100 kept samples,\n"
+    "                             --count of each; a raw-ping result line comes first, both with\n"
+    "                             blocks=N (tcp-server answers them)\n"
+    "sampling:   --count N        samples after the warm-up, 1..10000000 (default 20000); exit 1\n"
+    "                             (the result line still printed) when fewer were kept\n"
+    "            --warmup-ms MS   round trips discarded first, by time (default 300; shorter than\n"
+    "                             the run's limit)\n"
     "device flags (raw and tcp modes):\n";
 
 [[noreturn]] void usage(const std::string& why) {
@@ -95,7 +102,8 @@ void parse_addr(options& o, std::string_view v) {
 bool flag_allowed(std::string_view mode, std::string_view flag) {
   const bool ping = mode.ends_with("-ping");
   if (flag == "--count" || flag == "--warmup-ms") return ping;
-  if (flag == "--iface" || flag == "--addr" || flag == "--timing") return device_mode(mode);
+  if (flag == "--iface" || flag == "--addr") return device_mode(mode);
+  if (flag == "--timing") return mode == "raw-pong" || mode == "tcp-server" || mode == "tcp-ping";
   if (flag == "--peer") return mode == "raw-ping";
   if (flag == "--peer-mac" || flag == "--frame-bytes") return mode == "raw-ping" || mode == "tcp-ping";
   if (flag == "--interleave-raw") return mode == "tcp-ping";
@@ -125,6 +133,9 @@ void check_required(const options& o) {
   if (o.mode == "tcp-server" && o.port == 0) usage("tcp-server needs --port");
   if ((o.mode == "tcp-ping" || o.mode == "kernel-ping") && !o.to) usage(o.mode + " needs --to");
   if (o.mode == "kernel-server" && !o.to) usage("kernel-server needs --listen");
+  if (const double limit = run_limit_seconds(o); o.is_ping() && o.warmup_ms >= limit * 1000)
+    usage("--warmup-ms " + std::to_string(o.warmup_ms) + " leaves no time for samples: it must be shorter than the " +
+          "run's limit of " + std::to_string(static_cast<long>(limit)) + " s (--max-seconds; pings: 60 by default)");
   if (std::string e = net::check_device_flags(o.device); !e.empty()) usage(e);
 }
 

@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace coronet::latency {
 
 // Nearest rank: the smallest sample with at least p of them at or below it;
-// 0 when there is none. Reorders v (nth_element), so anything read from v by
+// 0 when there is none (a figure to print goes through percentile_us, which
+// says "-" then). Reorders v (nth_element), so anything read from v by
 // position afterwards - its front as the minimum, say - is no longer what it
 // was.
 inline std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
@@ -21,6 +24,18 @@ inline std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
   rank = std::clamp<std::size_t>(rank, 1, v.size()) - 1;
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
   return v[rank];
+}
+
+inline double us(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+// A percentile of nanosecond samples as a figure for a line: µs with two
+// decimals ("5.67"), or "-" when there is no sample, so that a line never
+// shows 0.00 for something that was not measured. Reorders v.
+inline std::string percentile_us(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", us(percentile(v, p)));
+  return buf;
 }
 
 struct summary {
@@ -40,7 +55,5 @@ inline summary summarize(std::vector<std::int64_t>& v) {
   s.p99 = percentile(v, 0.99);
   return s;
 }
-
-inline double us(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 }  // namespace coronet::latency

@@ -106,6 +106,7 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
     dev_.poll();  // af_xdp delivers replies here
     if (finished_) return;
     if (smp_.done(now)) {
+      smp_.stop_done(now);
       finished_ = true;
       done_.fire();
       return;
@@ -121,10 +122,6 @@ class raw_pinger final : public rt::poller, private io::rx_sink {
     if (finished_) return std::nullopt;
     if (!outstanding_ || dev_.rx_ready()) return time_point{};
     return std::min(sent_at_ + reply_timeout, smp_.deadline());
-  }
-  void stop() {
-    finished_ = true;
-    done_.fire();
   }
   std::uint64_t lost() const { return lost_; }
   std::uint64_t strays() const { return strays_; }
@@ -189,22 +186,18 @@ int raw_ping(const options& o) {
   rt::scheduler sched({.busy_poll = o.busy_poll});
   sampler smp(o);
   latch done(sched);
-  raw_pinger* running = nullptr;
-  rt::signal_watch signals(sched.ring(), [&running](int) {
-    if (running != nullptr) running->stop();
+  // SIGINT/SIGTERM end the run (one that came while the device was opening
+  // ends it as soon as the loop below starts).
+  rt::signal_watch signals(sched.ring(), [&smp, &done](int signo) {
+    smp.stop(stop_reason::signal, signal_name(signo));
+    done.fire();
   });
   const net::stack_config cfg = device_config(o);
-  std::unique_ptr<io::device> dev = open_device_or_report(sched, cfg, false);  // t0 is the flush already
+  std::unique_ptr<io::device> dev = open_device_or_report(sched, cfg, false);  // no --timing: t0 is the flush already
   if (!dev) return exit_usage;
-  if (static_cast<std::size_t>(o.frame_bytes) > std::size_t{dev->mtu()} + eth_len) {
-    std::fprintf(stderr, "latency-bench raw-ping: --frame-bytes %d exceeds %s's MTU %u + %zu\n", o.frame_bytes,
-                 dev->name().c_str(), static_cast<unsigned>(dev->mtu()), eth_len);
-    return exit_usage;
-  }
+  if (!frame_fits(o, *dev)) return exit_usage;
   raw_pinger ping(sched, *dev, o, smp, done);
-  running = &ping;
   sched.block_on(wait_for(done));
-  running = nullptr;
   const std::string extra = "frame_bytes=" + std::to_string(o.frame_bytes) + " lost=" + std::to_string(ping.lost()) +
                             " strays=" + std::to_string(ping.strays());
   return smp.report(device_label(*dev), extra);

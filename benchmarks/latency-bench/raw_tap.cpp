@@ -47,11 +47,12 @@ void raw_tap::on_frame(bytes f, rx_meta meta) {
 }
 
 // As raw-pong: the reply leaves at once (after --raw-work, if any), before the
-// next frame is looked at.
+// next frame is looked at. The TX buffer is taken first, so the work runs only
+// for a request that is answered (one run per answer).
 void raw_tap::answer(bytes request) {
-  if (work_ != nullptr) work_->run();
   mut_bytes out = inner_->tx_buffer();
   if (out.size() < request.size()) return;  // every buffer in flight: the pinger counts it lost
+  if (work_ != nullptr) work_->run();
   raw_frame::write_reply(out, request, inner_->mac());
   inner_->tx_commit(request.size());
   inner_->flush();

@@ -2,7 +2,6 @@
 #include "raw_work.hpp"
 
 #include <array>
-#include <cstdio>
 #include <span>
 #include <stdexcept>
 
@@ -137,10 +136,8 @@ std::string raw_work::summary() const {
                      : spec_.what == raw_work_spec::kind::spin   ? "spin:" + std::to_string(spec_.spin_ns)
                                                                  : "none";
   std::vector<std::int64_t> v = ns_;
-  char figures[96];
-  std::snprintf(figures, sizeof figures, " p50=%.2f p90=%.2f unit=us", us(percentile(v, 0.5)), us(percentile(v, 0.9)));
   return "raw work " + name + ": runs=" + std::to_string(runs_) + " bytes_echoed=" + std::to_string(bytes_echoed()) +
-         figures;
+         " p50=" + percentile_us(v, 0.5) + " p90=" + percentile_us(v, 0.9) + " unit=us";
 }
 
 }  // namespace coronet::latency

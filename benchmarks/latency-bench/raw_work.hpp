@@ -43,7 +43,8 @@ class raw_work {
 
   std::uint64_t runs() const noexcept { return runs_; }
   std::uint64_t bytes_echoed() const noexcept;  // tcp-echo: bytes the client read back
-  // "raw work tcp-echo: runs=N bytes_echoed=B p50=0.44 p90=0.56 unit=us".
+  // "raw work tcp-echo: runs=N bytes_echoed=B p50=0.44 p90=0.56 unit=us"
+  // (p50=- p90=- when it never ran).
   std::string summary() const;
 
  private:

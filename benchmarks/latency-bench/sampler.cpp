@@ -1,12 +1,15 @@
 // latency-bench: the sampler, the result line, and opening devices and stacks.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "io/af_xdp.hpp"
 #include "latency.hpp"
+#include "raw_frame.hpp"
 #include "raw_tap.hpp"
 #include "net/device_flags.hpp"
 #include "runtime/clock.hpp"
@@ -41,6 +44,20 @@ bool sampler::done(time_point now) const {
   return rtts_.size() >= static_cast<std::size_t>(o_.count) || now >= deadline_;
 }
 
+void sampler::stop(stop_reason why, std::string detail) {
+  if (why_ != stop_reason::none) return;
+  why_ = why;
+  why_detail_ = std::move(detail);
+}
+
+void sampler::stop_done(time_point now) {
+  if (rtts_.size() >= static_cast<std::size_t>(o_.count)) {
+    stop(stop_reason::count);
+  } else if (now >= deadline_) {
+    stop(stop_reason::time_limit);
+  }
+}
+
 // "raw-ping " when this sampler's mode is not the program's, else "".
 std::string sampler::kind() const { return mode_ == o_.mode ? std::string() : mode_ + " "; }
 
@@ -51,20 +68,47 @@ int sampler::report(std::string_view device, std::string_view extra) const {
   if (!extra.empty()) std::printf(" %.*s", static_cast<int>(extra.size()), extra.data());
   if (rtts_.empty()) {
     std::printf(" unit=us\n");
-    std::fflush(stdout);
+  } else {
+    std::vector<std::int64_t> v = rtts_;
+    const summary s = summarize(v);
+    std::printf(" min=%.2f p50=%.2f p90=%.2f p99=%.2f max=%.2f unit=us\n", us(s.min), us(s.p50), us(s.p90),
+                us(s.p99), us(s.max));
+  }
+  std::fflush(stdout);
+  const std::size_t want = static_cast<std::size_t>(o_.count);
+  const stop_reason why = effective_stop(why_, rtts_.size(), want);
+  std::string detail = why == why_ ? why_detail_ : std::string();
+  if (why == stop_reason::time_limit) {
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g s", run_limit_seconds(o_));
+    detail = limit;
+  }
+  if (rtts_.empty())
     std::fprintf(stderr, "latency-bench %s: no %sround trip completed after the warm-up\n", o_.mode.c_str(),
                  kind().c_str());
-    return exit_failed;
+  std::fprintf(stderr, "latency-bench %s: %s%zu of %d samples kept; stopped: %s\n", o_.mode.c_str(), kind().c_str(),
+               rtts_.size(), o_.count, describe_stop(why, detail).c_str());
+  return complete_run(rtts_.size(), want) ? exit_ok : exit_failed;
+}
+
+std::string signal_name(int signo) {
+  switch (signo) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGALRM:
+      return "SIGALRM";
+    default:
+      return "signal " + std::to_string(signo);
   }
-  std::vector<std::int64_t> v = rtts_;
-  const summary s = summarize(v);
-  std::printf(" min=%.2f p50=%.2f p90=%.2f p99=%.2f max=%.2f unit=us\n", us(s.min), us(s.p50), us(s.p90), us(s.p99),
-              us(s.max));
-  std::fflush(stdout);
-  if (rtts_.size() < static_cast<std::size_t>(o_.count))
-    std::fprintf(stderr, "latency-bench %s: time limit reached after %zu of %d %ssamples\n", o_.mode.c_str(),
-                 rtts_.size(), o_.count, kind().c_str());
-  return exit_ok;
+}
+
+bool frame_fits(const options& o, const io::device& dev) {
+  if (static_cast<std::size_t>(o.frame_bytes) <= std::size_t{dev.mtu()} + raw_frame::eth_len) return true;
+  std::fprintf(stderr, "latency-bench %s: --frame-bytes %d exceeds %s's MTU %u + %zu\n", o.mode.c_str(),
+               o.frame_bytes, dev.name().c_str(), static_cast<unsigned>(dev.mtu()), raw_frame::eth_len);
+  return false;
 }
 
 rt::task<> wait_for(latch& l) { co_await l; }

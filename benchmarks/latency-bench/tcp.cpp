@@ -10,8 +10,9 @@
 //
 // --interleave-raw: tcp-ping takes raw round trips (raw-ping's frame, to the
 // server's address at --peer-mac) on the same device in turn with the TCP
-// ones, blocks of interleave_block each, until both have --count, and prints
-// a raw-ping result line before the tcp-ping one. tcp-server answers raw
+// ones, in blocks of 100 kept samples, raw first (interleave.hpp), until both
+// have --count, and prints a raw-ping result line before the tcp-ping one;
+// both report the blocks each kind took (blocks=N). tcp-server answers raw
 // frames always (raw_tap.hpp). Both kinds of sample then meet the same host
 // conditions, which on a VM drift by tens of percent from second to second;
 // the ratio of the two p50s is the figure to read.
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "interleave.hpp"
 #include "latency.hpp"
 #include "raw_tap.hpp"
 #include "runtime/cancel.hpp"
@@ -38,8 +40,6 @@ namespace coronet::latency {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr int interleave_block = 100;  // samples of one kind before the other's turn
 
 rt::task<> stop_at(std::stop_source& stop, time_point deadline) {
   co_await rt::sleep_until(deadline);
@@ -104,17 +104,11 @@ struct client_split {
     wire.push_back((rx - flush).count());
     to_resume.push_back((t1 - rx).count());
   }
-  static double median_us(std::vector<std::int64_t>& v) {
-    if (v.empty()) return 0;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return static_cast<double>(v[v.size() / 2]) / 1000.0;
-  }
+  // " write_to_commit_p50=.. write_to_flush_p50=.. flush_to_rx_p50=.. rx_to_resume_p50=.." (µs; "-" with no sample)
   std::string summary() {
-    char buf[160];
-    std::snprintf(buf, sizeof buf,
-                  " write_to_commit_p50=%.2f write_to_flush_p50=%.2f flush_to_rx_p50=%.2f rx_to_resume_p50=%.2f",
-                  median_us(to_commit), median_us(to_flush), median_us(wire), median_us(to_resume));
-    return buf;
+    return " write_to_commit_p50=" + percentile_us(to_commit, 0.5) + " write_to_flush_p50=" +
+           percentile_us(to_flush, 0.5) + " flush_to_rx_p50=" + percentile_us(wire, 0.5) +
+           " rx_to_resume_p50=" + percentile_us(to_resume, 0.5);
   }
 };
 
@@ -140,16 +134,25 @@ rt::task<> until_eof(net::stream& s) {
   }
 }
 
-// Why a read ended the ping loop (an error or the end of the stream).
-void report_read_end(const net::result<std::size_t>& n) {
-  if (!n && n.error() != std::errc::operation_canceled)
-    std::fprintf(stderr, "latency-bench tcp-ping: read failed: %s\n", n.error().message().c_str());
-  if (n && *n == 0) std::fprintf(stderr, "latency-bench tcp-ping: the server closed the connection\n");
+// Records on both samplers why the loop ended; the first reason stands.
+void stopped(sampler& smp, sampler* raw_smp, stop_reason why, const std::string& detail = {}) {
+  smp.stop(why, detail);
+  if (raw_smp != nullptr) raw_smp->stop(why, detail);
 }
 
-// `raw`, `raw_smp`: --interleave-raw's tap and its samples (else null).
+// A read or write that failed: cancelled by the stop token (the time limit;
+// a signal has recorded itself before it cancelled), or an error.
+void stopped_by(sampler& smp, sampler* raw_smp, std::error_code e, const char* what) {
+  if (e == std::errc::operation_canceled) {
+    stopped(smp, raw_smp, stop_reason::time_limit);
+  } else {
+    stopped(smp, raw_smp, stop_reason::error, std::string(what) + " failed: " + e.message());
+  }
+}
+
+// `raw`, `raw_smp`, `il`: --interleave-raw's tap, its samples and the turns (else null).
 rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_counts& fc, client_split& split,
-                        raw_tap* raw, sampler* raw_smp) {
+                        raw_tap* raw, sampler* raw_smp, interleave* il) {
   const auto* timing = dynamic_cast<const timing_device*>(&st.device());
   net::result<net::stream> c = co_await st.connect(*o.to);
   if (!c) {
@@ -160,17 +163,20 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
   }
   std::array<std::uint8_t, message_len> msg{}, back{};
   std::uint64_t seq = 0;
-  bool raw_turn = false;
-  int in_block = 0;
   const std::stop_token stop = co_await rt::this_stop_token();  // raw pings do not watch it: the loop does
   for (;;) {
     const time_point now = rt::steady_now();
     const bool tcp_done = smp.done(now), raw_done = raw == nullptr || raw_smp->done(now);
-    if ((tcp_done && raw_done) || stop.stop_requested()) break;
-    if (raw != nullptr) {
-      if (++in_block > interleave_block) in_block = 1, raw_turn = !raw_turn;
-      if (raw_turn ? raw_done : tcp_done) raw_turn = !raw_turn;
+    if (tcp_done && raw_done) {
+      smp.stop_done(now);
+      if (raw_smp != nullptr) raw_smp->stop_done(now);
+      break;
     }
+    if (stop.stop_requested()) {
+      stopped(smp, raw_smp, stop_reason::time_limit);  // unless a signal recorded itself first
+      break;
+    }
+    const bool raw_turn = il != nullptr && il->raw_next(smp.kept(), raw_smp->kept(), tcp_done, raw_done);
     if (raw_turn) {
       const std::optional<duration> rtt = co_await raw->ping();
       if (rtt) raw_smp->add(*rtt, rt::steady_now());
@@ -182,8 +188,7 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
     const time_point t0 = rt::steady_now();
     net::result<std::size_t> w = co_await c->write(bytes{msg});
     if (!w) {
-      if (w.error() != std::errc::operation_canceled)
-        std::fprintf(stderr, "latency-bench tcp-ping: write failed: %s\n", w.error().message().c_str());
+      stopped_by(smp, raw_smp, w.error(), "write");
       break;
     }
     // The echo, read in this frame: a nested task would allocate a frame per
@@ -193,7 +198,11 @@ rt::task<int> ping_loop(net::stack& st, const options& o, sampler& smp, frame_co
     while (got < back.size()) {
       net::result<std::size_t> n = co_await c->read(mut_bytes(back).subspan(got));
       if (!n || *n == 0) {
-        report_read_end(n);
+        if (n) {
+          stopped(smp, raw_smp, stop_reason::peer_closed);
+        } else {
+          stopped_by(smp, raw_smp, n.error(), "read");
+        }
         ok = false;
         break;
       }
@@ -261,39 +270,49 @@ int tcp_server(const options& o) {
 int tcp_ping(const options& o) {
   rt::scheduler sched({.busy_poll = o.busy_poll});
   sampler smp(o);
+  std::optional<sampler> raw_smp;  // --interleave-raw
   std::stop_source stop;
-  rt::signal_watch signals(sched.ring(), [&stop](int) { stop.request_stop(); });
+  rt::signal_watch signals(sched.ring(), [&](int signo) {
+    stopped(smp, raw_smp ? &*raw_smp : nullptr, stop_reason::signal, signal_name(signo));
+    stop.request_stop();
+  });
   raw_tap* tap = nullptr;
   std::unique_ptr<net::stack> st =
       open_stack_or_report(sched, device_config(o), o.timing, o.interleave_raw ? &tap : nullptr);
   if (!st) return exit_usage;
   st->engine().set_fast_paths(o.fast_paths);
-  std::optional<sampler> raw_smp;
+  std::optional<interleave> il;
   if (tap != nullptr) {
+    if (!frame_fits(o, st->device())) return exit_usage;
     tap->aim(o.to->addr, *o.peer_mac, static_cast<std::size_t>(o.frame_bytes));
     raw_smp.emplace(o, "raw-ping");
+    il.emplace();
   }
   sched.spawn(stop_at(stop, smp.deadline()));  // a read that never completes ends at the limit too
   frame_counts fc;
   client_split split;
-  int status = sched.block_on(ping_loop(*st, o, smp, fc, split, tap, raw_smp ? &*raw_smp : nullptr)
+  int status = sched.block_on(ping_loop(*st, o, smp, fc, split, tap, raw_smp ? &*raw_smp : nullptr, il ? &*il : nullptr)
                                   .with_stop_token(stop.get_token()));
   if (status != exit_ok) return status;
+  int raw_status = exit_ok;
   if (raw_smp) {
-    const std::string raw_extra = "interleaved=tcp-ping frame_bytes=" + std::to_string(o.frame_bytes) +
-                                  " lost=" + std::to_string(tap->lost()) + " strays=" + std::to_string(tap->strays());
-    if (int rs = raw_smp->report(device_label(st->device()), raw_extra); rs != exit_ok) return rs;
+    const std::string raw_extra = "interleaved=tcp-ping blocks=" + std::to_string(il->raw_blocks()) +
+                                  " frame_bytes=" + std::to_string(o.frame_bytes) + " lost=" +
+                                  std::to_string(tap->lost()) + " strays=" + std::to_string(tap->strays());
+    raw_status = raw_smp->report(device_label(st->device()), raw_extra);
   }
   std::string extra;
+  if (il) extra = "blocks=" + std::to_string(il->tcp_blocks());
   if (smp.kept() > 0) {
     const double n = static_cast<double>(smp.kept());
     char buf[96];
     std::snprintf(buf, sizeof buf, "tx_per_rtt=%.2f rx_per_rtt=%.2f", static_cast<double>(fc.tx) / n,
                   static_cast<double>(fc.rx) / n);
-    extra = buf;
+    extra += (extra.empty() ? "" : " ") + std::string(buf);
     if (o.timing) extra += split.summary();
   }
-  return smp.report(device_label(st->device()), extra);
+  const int tcp_status = smp.report(device_label(st->device()), extra);
+  return raw_status != exit_ok ? raw_status : tcp_status;
 }
 
 }  // namespace coronet::latency

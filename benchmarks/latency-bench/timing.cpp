@@ -9,7 +9,7 @@
 // submits it (rx_to_flush). For the servers that is their share of a round
 // trip; raw-pong's is the floor for it. af_packet's frames may leave before
 // the flush: io_uring submits the send SQE whenever the scheduler submits.
-#include <cstdio>
+#include <string>
 
 #include "latency.hpp"
 #include "runtime/clock.hpp"
@@ -52,10 +52,8 @@ void timing_device::flush() {
 
 std::string timing_device::turnaround_summary() const {
   std::vector<std::int64_t> c = to_commit_, f = to_flush_;
-  char buf[192];
-  std::snprintf(buf, sizeof buf, "turnaround_n=%zu rx_to_commit_p50=%.2f rx_to_flush_p50=%.2f rx_to_flush_p90=%.2f",
-                f.size(), us(percentile(c, 0.5)), us(percentile(f, 0.5)), us(percentile(f, 0.9)));
-  return buf;
+  return "turnaround_n=" + std::to_string(f.size()) + " rx_to_commit_p50=" + percentile_us(c, 0.5) +
+         " rx_to_flush_p50=" + percentile_us(f, 0.5) + " rx_to_flush_p90=" + percentile_us(f, 0.9);
 }
 
 }  // namespace coronet::latency

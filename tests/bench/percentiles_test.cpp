@@ -11,6 +11,7 @@
 #include "benchmarks/latency-bench/percentiles.hpp"
 
 using coronet::latency::percentile;
+using coronet::latency::percentile_us;
 using coronet::latency::summarize;
 
 TEST_CASE("percentile: nearest rank, on samples in any order") {
@@ -64,4 +65,17 @@ TEST_CASE("summarize: min and max are the extremes, whatever the percentiles did
   std::vector<std::int64_t> none;
   const auto z = summarize(none);
   CHECK((z.min == 0 && z.max == 0 && z.p50 == 0));
+}
+
+TEST_CASE("percentile_us: two decimals in microseconds, and \"-\" when there is no sample") {
+  std::vector<std::int64_t> v{5670, 4000, 9999};
+  CHECK(percentile_us(v, 0.5) == "5.67");
+  CHECK(percentile_us(v, 0.9) == "10.00");  // 9.999 rounds to two decimals
+  std::vector<std::int64_t> one{440};
+  CHECK(percentile_us(one, 0.5) == "0.44");
+  // No sample: not 0.00, which a --timing or --raw-work line would show as
+  // if it had been measured.
+  std::vector<std::int64_t> none;
+  CHECK(percentile_us(none, 0.5) == "-");
+  CHECK(percentile_us(none, 0.9) == "-");
 }

@@ -25,10 +25,29 @@ expect "latency.sh: --count without a value" "latency.sh: --count needs a value"
 expect "latency.sh: --count 0" "latency.sh: --count takes 1..1000000" latency.sh --count 0
 expect "latency.sh: --runs 21" "latency.sh: --runs takes 1..20" latency.sh --runs 21
 expect "latency.sh: --warmup-ms x" "latency.sh: --warmup-ms takes 0..60000" latency.sh --warmup-ms x
+# A leading zero: [ -ge ] would read 010 as 10, $(( )) as octal 8, and 08 or
+# 09 would fail only after the whole run.
+expect "latency.sh: --runs 010" "latency.sh: --runs takes 1..20" latency.sh --runs 010
+expect "latency.sh: --runs 08" "latency.sh: --runs takes 1..20" latency.sh --runs 08
+expect "latency.sh: --count 09" "latency.sh: --count takes 1..1000000" latency.sh --count 09
+expect "latency.sh: --count 0100" "latency.sh: --count takes 1..1000000" latency.sh --count 0100
+expect "latency.sh: --count 1000001" "latency.sh: --count takes 1..1000000" latency.sh --count 1000001
+expect "latency.sh: --count of 20 digits" "latency.sh: --count takes 1..1000000" latency.sh --count 99999999999999999999
+expect "latency.sh: --warmup-ms 00" "latency.sh: --warmup-ms takes 0..60000" latency.sh --warmup-ms 00
+expect "latency.sh: --warmup-ms 0300" "latency.sh: --warmup-ms takes 0..60000" latency.sh --warmup-ms 0300
+expect "latency.sh: --warmup-ms 60001" "latency.sh: --warmup-ms takes 0..60000" latency.sh --warmup-ms 60001
 expect "latency.sh: an unknown device" "latency.sh: unknown device 'foo' in --devices" latency.sh --devices af_packet,foo
 expect "throughput.sh: unknown flag" "throughput.sh: unknown argument '--bogus'" throughput.sh --bogus
 expect "throughput.sh: --offloads maybe" "throughput.sh: --offloads takes on, off or both" throughput.sh --offloads maybe
 expect "throughput.sh: --bytes x" "throughput.sh: --bytes takes a byte count" throughput.sh --bytes x
+# --help prints the comment block at the top and nothing of the code below it.
+help=$(timeout 60 bash "$bench/latency.sh" --help 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ "$(head -1 <<<"$help")" = "# benchmarks/latency.sh - round-trip latency of 64-byte messages on each packet" ] &&
+  [ "$(tail -1 <<<"$help")" = "# Exit status: 0, 1 if a measurement failed, 2 on bad usage." ] && ! grep -qv '^#' <<<"$help"; then
+  echo "ok   - latency.sh --help: the comment block, exactly"; pass=$((pass + 1))
+else
+  echo "FAIL - latency.sh --help: status $rc, last lines:"; tail -3 <<<"$help"; fail=$((fail + 1))
+fi
 expect "handshake.sh: unknown flag" "handshake.sh: unknown argument '--bogus'" handshake.sh --bogus
 expect "handshake.sh: --count x, before any lab" "handshake.sh: --count takes 1..20000" handshake.sh --count x
 expect "handshake.sh: --count 0" "handshake.sh: --count takes 1..20000" handshake.sh --count 0

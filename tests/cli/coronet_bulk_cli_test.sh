@@ -38,7 +38,7 @@ expect "--send negative -> exit 2" 2 "--send wants a byte count" --stack kernel 
 expect "flag without its value -> exit 2" 2 "--seed needs a value" --stack kernel --listen 5001 --seed
 expect "--recv takes no value -> exit 2" 2 "--recv takes no value" --stack kernel --listen 5001 --recv=yes
 expect "--count with --connect -> exit 2" 2 "--count belongs to --listen" \
-  --stack kernel --connect 127.0.0.1:5001 --count 2
+  --stack kernel --connect 198.18.0.1:5001 --count 2
 expect "--count 0 -> exit 2" 2 "--count wants a number >= 1" --stack kernel --listen 5001 --count 0
 expect "--reset-after 0 -> exit 2" 2 "--reset-after wants" --stack kernel --listen 5001 --reset-after 0
 expect "bad --timeout -> exit 2" 2 "--timeout wants" --stack kernel --listen 5001 --timeout -1

@@ -4,13 +4,17 @@
 # kernel's side, an address the kernel there does not have). Checks what the
 # run must deliver, never how fast it was:
 #  - exit 0 and two result lines, raw-ping's first, each with --count samples;
+#  - the samples alternated: each line reports the blocks (of 100 kept
+#    samples) its kind took, and each took at least count/100 - 1;
 #  - no raw frame lost and none stray (each answered exactly once);
 #  - the TCP line's frames per round trip are 1.00 / 1.00: the raw frames the
 #    tap sent and received are not counted as TCP's;
 #  - the server answered at least as many raw frames as the client kept.
 # Then twice more with tcp-server --raw-work (tcp-echo, spin:200): the work
 # ran once per raw answer, and tcp-echo's in-memory echo returned 64 bytes
-# every time.
+# every time. raw-ping with nobody to answer exits 1 at its time limit, its
+# result line printed. Last, tcp-ping --interleave-raw with --frame-bytes
+# above the device's MTU + 14 is a usage error (exit 2, the MTU named).
 source "$(dirname "$0")/lib.sh"
 lab_up li 45
 count=2000
@@ -56,6 +60,12 @@ check "the raw-ping line comes first, then the tcp-ping line" \
   [ "$(grep -o '^result mode=[a-z-]*' "$LAB_TMP/plain.ping.log" | tr '\n' ' ')" = "result mode=raw-ping result mode=tcp-ping " ]
 check "raw: $count samples, interleaved with tcp-ping" \
   pairs "$(field "$raw" samples)" $count "$(field "$raw" interleaved)" tcp-ping
+# at_least A B MIN: A and B are whole numbers, each at least MIN.
+at_least() { [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$1" -ge "$3" ] && [ "$2" -ge "$3" ]; }
+min_blocks=$((count / 100 - 1))
+raw_blocks=$(field "$raw" blocks) tcp_blocks=$(field "$tcp" blocks)
+check "raw and TCP took turns: ${raw_blocks:-no} raw and ${tcp_blocks:-no} TCP blocks, each at least $min_blocks" \
+  at_least "$raw_blocks" "$tcp_blocks" $min_blocks
 check "raw: none lost, none stray" pairs "$(field "$raw" lost)" 0 "$(field "$raw" strays)" 0
 check "tcp: $count samples" [ "$(field "$tcp" samples)" = $count ]
 check "tcp: 1.00 frame out and 1.00 in per round trip (raw frames not counted)" \
@@ -80,4 +90,24 @@ for work in tcp-echo spin:200; do
   [ "$work" = tcp-echo ] && want_bytes=$((64 * ${n:-0}))
   check "--raw-work $work: echoed $want_bytes bytes in memory" [ "$(work_field "$tag" bytes_echoed)" = "$want_bytes" ]
 done
+# A run cut short is no measurement: raw-ping to .3 with no server up (no
+# kernel owns .3) keeps nothing, and at its limit still prints its line, says
+# why it stopped and exits 1.
+out=$(in_coronet timeout 60 "$LAB_BIN/latency-bench" raw-ping --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" \
+  --peer "$server_ip" --peer-mac "$mac_kn" "${LAB_DEV[@]}" --count 10 --warmup-ms 0 --max-seconds 1 2>&1)
+rc=$?
+echo "$out" | grep -v '^latency-bench: '
+check "raw-ping unanswered: exit 1 ($rc), its line with samples=0, stopped at the time limit" \
+  pairs "$rc" 1 "$(grep -c '^result mode=raw-ping .* samples=0 ' <<<"$out")" 1 \
+  "$(grep -c 'raw-ping: 0 of 10 samples kept; stopped: time limit reached (1 s)' <<<"$out")" 1
+
+# The raw frame must fit the device: an MTU of 1000 on coronet's side takes
+# frames of at most 1014 bytes. Nothing is sent: tcp-ping stops before it connects.
+ip -n "$LAB_NS_CORONET" link set dev "$LAB_IF_CORONET" mtu 1000
+out=$(in_coronet timeout 60 "$LAB_BIN/latency-bench" tcp-ping --iface "$LAB_IF_CORONET" --addr "$LAB_IP_CORONET/24" \
+  --to "$server_ip:7" "${LAB_DEV[@]}" --interleave-raw --peer-mac "$mac_kn" --frame-bytes 1015 --count 10 2>&1)
+rc=$?
+echo "$out" | grep -v '^latency-bench: '
+check "--frame-bytes 1015 over an MTU of 1000: exit 2 ($rc), the MTU named" \
+  pairs "$rc" 2 "$(grep -c 'tcp-ping: --frame-bytes 1015 exceeds .*MTU 1000 + 14' <<<"$out")" 1
 lab_finish
