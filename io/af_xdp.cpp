@@ -198,8 +198,9 @@ void af_xdp::impl::create_socket(int qid, bool first) {
     xsk_socket_config sc{};
     sc.rx_size = c.ring_size;
     // Only the first socket transmits (af_xdp_rings.cpp); the others are
-    // RX-only, since xsk_bind refuses a TX ring on a queue id at or above the
-    // interface's TX queue count, which may be below its RX count.
+    // RX-only: a TX ring there would be memory never used, and on a queue id
+    // at or above the interface's TX queue count (which may be below its RX
+    // count) there is no TX queue for it to send through.
     sc.tx_size = first ? c.ring_size : 0;
     sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // coronet's own program (io/xdp_program)
     sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (b == xdp_bind::zerocopy ? XDP_ZEROCOPY : XDP_COPY));
@@ -293,7 +294,9 @@ af_xdp::af_xdp(rt::uring& ring, const af_xdp_config& c) : cfg_(c) {
   std::vector<int> qids;
   if (cfg_.queue >= 0) qids = {cfg_.queue};
   else for (int i = 0; i < nq; ++i) qids.push_back(i);
-  // The first socket transmits too, and xsk_bind wants a TX queue of that id.
+  // The first socket transmits too, through the TX queue of its own id
+  // (__xsk_generic_xmit -> __dev_direct_xmit): that queue must exist, which
+  // 6.18's xsk_bind does not check for copy mode, so coronet does.
   if (const int ntx = count_queues(cfg_.ifname, false); qids.front() >= ntx) {
     throw std::runtime_error("af_xdp: " + cfg_.ifname + " has " + std::to_string(ntx) + " TX queue" +
                              (ntx == 1 ? "" : "s") + " (0.." + std::to_string(ntx - 1) + "); queue " +

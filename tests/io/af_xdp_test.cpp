@@ -346,7 +346,7 @@ TEST_CASE("af_xdp: coronet's end with 2 RX queues -> a socket on each, ARP and U
 
 // Only the first socket transmits; the others are RX-only, so an interface
 // with fewer TX queues than RX queues (veth: rx 2 tx 1) takes a socket on
-// every RX queue (xsk_bind refuses a TX ring on a queue id without a TX queue).
+// every RX queue, and the one on queue 0 sends.
 TEST_CASE("af_xdp: 2 RX queues and 1 TX queue -> a socket on each RX queue, ARP answered") {
   SKIP_UNLESS_ROOT();
   const io::xdp_mode mode = each_xdp_mode();
