@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "status.hpp"
 
@@ -149,7 +150,9 @@ void transfer::print(std::ostream& out, const std::string& peer, time_point end)
   }
   out << "sent=" << sent_ << " sent_sha256=" << sent_hash_.hex() << " recv=" << received_
       << " recv_sha256=" << recv_hash_.hex() << " secs=" << s << " send_gbps=" << rate(sent_, send_secs)
-      << " recv_gbps=" << rate(received_, recv_secs) << " peer=" << peer << " result=" << result << '\n';
+      << " recv_gbps=" << rate(received_, recv_secs) << " sent_at_eof="
+      << (sent_at_eof_ ? std::to_string(*sent_at_eof_) : std::string("-")) << " peer=" << peer << " result=" << result
+      << '\n';
 }
 
 int transfer::status() const {

@@ -63,7 +63,13 @@ class transfer {
   void on_sent(bytes b, time_point now);  // b: the part of the chunk just sent
   // Hashes and checks `b`; false when --verify-seed found a difference.
   bool on_received(bytes b, time_point now);
-  void on_eof(time_point now) { recv_done_ = now; }
+  // Also notes how much of our own stream had been handed to the stack when
+  // the peer's FIN arrived (sent_at_eof=): less than all of it shows a
+  // half-close, the stream still flowing after the peer's FIN.
+  void on_eof(time_point now) {
+    recv_done_ = now;
+    sent_at_eof_ = sent_;
+  }
   void on_send_done(time_point now) { send_done_ = now; }
 
   bool send_finished() const { return sent_ == send_limit(); }
@@ -109,6 +115,7 @@ class transfer {
   std::optional<std::uint64_t> mismatch_at_;
   time_point start_, last_progress_;
   std::optional<time_point> send_done_, recv_done_;
+  std::optional<std::uint64_t> sent_at_eof_;
   std::error_code error_;
   bool reset_sent_ = false;
 };

@@ -2,7 +2,9 @@
 # Namespace test: how transfers between coronet and the kernel end.
 #  - the kernel sends a little, shuts down its sending side (SHUT_WR) and still
 #    reads all of coronet's 16 MiB; then the same with the roles swapped
-#    (coronet's shutdown() while the kernel's 16 MiB keep arriving);
+#    (coronet's shutdown() while the kernel's 16 MiB keep arriving). The big
+#    sender's sent_at_eof (how much of its stream it had handed to its stack
+#    when the FIN came) shows the FIN arrived mid-stream, not after it;
 #  - the kernel resets a connection mid-transfer (SO_LINGER {1,0}): coronet
 #    reports "connection reset by peer" with exit status 3, and its listener
 #    then serves a second connection in full;
@@ -34,6 +36,16 @@ delivered() {
     [ -n "$sent_sha" ] && [ "$sent_sha" = "$recv_sha" ]
 }
 
+# fin_mid_stream LOG: the side that sent $big read its peer's FIN when at most
+# half of its stream had been handed to its stack: the connection carried
+# the rest after the half-close.
+fin_mid_stream() {
+  local at
+  at=$(field "$1" sent_at_eof)
+  echo "$(basename "$1" .log): the peer's FIN came after ${at:-?} of its $big bytes"
+  [[ "$at" =~ ^[0-9]+$ ]] && [ "$at" -le $((big / 2)) ]
+}
+
 kernel_half_closes() {
   bg_in_coronet "$LAB_TMP/co1.log" timeout 120 "$bulk" "${coronet_args[@]}" --listen $port --send $big --seed 1
   local co=$BG_PID crc krc
@@ -44,7 +56,7 @@ kernel_half_closes() {
   krc=$?
   wait "$co"; crc=$?
   [ "$crc" -eq 0 ] && [ "$krc" -eq 0 ] && delivered "$LAB_TMP/kn1.log" "$LAB_TMP/co1.log" $small &&
-    delivered "$LAB_TMP/co1.log" "$LAB_TMP/kn1.log" $big && return 0
+    delivered "$LAB_TMP/co1.log" "$LAB_TMP/kn1.log" $big && fin_mid_stream "$LAB_TMP/co1.log" && return 0
   echo "exit: coronet $crc, kernel $krc"; show "$LAB_TMP/co1.log"; show "$LAB_TMP/kn1.log"; return 1
 }
 check "kernel sends 64 KiB, SHUT_WR, still reads coronet's 16 MiB to the end" kernel_half_closes
@@ -58,7 +70,7 @@ coronet_half_closes() {
   crc=$?
   wait "$kn"; krc=$?
   [ "$crc" -eq 0 ] && [ "$krc" -eq 0 ] && delivered "$LAB_TMP/co2.log" "$LAB_TMP/kn2.log" $small &&
-    delivered "$LAB_TMP/kn2.log" "$LAB_TMP/co2.log" $big && return 0
+    delivered "$LAB_TMP/kn2.log" "$LAB_TMP/co2.log" $big && fin_mid_stream "$LAB_TMP/kn2.log" && return 0
   echo "exit: coronet $crc, kernel $krc"; show "$LAB_TMP/co2.log"; show "$LAB_TMP/kn2.log"; return 1
 }
 check "coronet sends 64 KiB, shutdown(), still reads the kernel's 16 MiB to the end" coronet_half_closes
