@@ -25,7 +25,7 @@ echo "lab: coronet $co and the kernel $kn_co on $LAB_IF_CORONET; the peer kernel
 # The kernel's echo server on its address of coronet's interface.
 bg_in_coronet "$LAB_TMP/socat.log" socat -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
 socat_pid=$BG_PID
-# The capture is read only when a check fails (below), to show what coronet sent.
+# Its capture shows what it sent (no_answer, below).
 bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$co/24" --port 7 --stats \
   --pcap "$LAB_TMP/serve.pcap" "${LAB_DEV[@]}"
 server=$BG_PID
