@@ -127,20 +127,27 @@ lo_server() {
   done
   return 1
 }
-# lo_expect NAME STATUS PATTERN... -- ARGS: kernel-ping ARGS wants STATUS and every PATTERN.
-lo_expect() {
-  local name=$1 want=$2 patterns=() p ok=1
-  shift 2
-  while [ "$1" != -- ]; do patterns+=("$1"); shift; done
-  shift
-  local out rc
-  out=$(timeout 60 "$dir/latency-bench" kernel-ping --to $lo_addr:$lo_port "$@" 2>&1); rc=$?
-  for p in "${patterns[@]}"; do grep -q -- "$p" <<<"$out" || ok=0; done
+# lo_check NAME STATUS WANT OUTPUT PATTERN...: one counted ok/FAIL line; ok when
+# STATUS is WANT and OUTPUT has every PATTERN.
+lo_check() {
+  local name=$1 rc=$2 want=$3 out=$4 p ok=1
+  shift 4
+  for p in "$@"; do grep -q -- "$p" <<<"$out" || ok=0; done
   if [ "$rc" -eq "$want" ] && [ $ok -eq 1 ]; then
     echo "ok   - $name"; pass=$((pass + 1))
   else
     echo "FAIL - $name: status $rc (want $want), output:"; head -5 <<<"$out"; fail=$((fail + 1))
   fi
+}
+# lo_expect NAME STATUS PATTERN... -- ARGS: kernel-ping ARGS wants STATUS and every PATTERN.
+lo_expect() {
+  local name=$1 want=$2 patterns=()
+  shift 2
+  while [ "$1" != -- ]; do patterns+=("$1"); shift; done
+  shift
+  local out rc
+  out=$(timeout 60 "$dir/latency-bench" kernel-ping --to $lo_addr:$lo_port "$@" 2>&1); rc=$?
+  lo_check "$name" "$rc" "$want" "$out" "${patterns[@]}"
 }
 if [ $own_netns -eq 0 ]; then
   if [ "${CORONET_REQUIRE_LAB:-0}" = 1 ]; then
@@ -169,13 +176,8 @@ else
   done
   kill -TERM "$ping_pid"
   wait "$ping_pid"; rc=$?
-  if [ $rc -eq 1 ] && grep -q "^result mode=kernel-ping .* samples=0 " "$lo_log.ping" &&
-    grep -q "kernel-ping: 0 of 200 samples kept; stopped: signal SIGTERM" "$lo_log.ping"; then
-    echo "ok   - latency-bench kernel-ping: SIGTERM -> exit 1, stopped: signal SIGTERM"; pass=$((pass + 1))
-  else
-    echo "FAIL - latency-bench kernel-ping: SIGTERM: status $rc (want 1), output:"; head -5 "$lo_log.ping"
-    fail=$((fail + 1))
-  fi
+  lo_check "latency-bench kernel-ping: SIGTERM -> exit 1, stopped: signal SIGTERM" "$rc" 1 "$(cat "$lo_log.ping")" \
+    "^result mode=kernel-ping .* samples=0 " "kernel-ping: 0 of 200 samples kept; stopped: signal SIGTERM"
   rm -f "$lo_log.ping"
   lo_stop
   if ! lo_server five; then
