@@ -349,6 +349,9 @@ void af_xdp::for_each_extra(const extra_fn& fn) const {
   std::uint64_t target = 0;
   for (const auto& q : p.queues) target += q->fill_target;
   fn("XdpFillTarget", target);
+  // Which sockets the frames came through (as ethtool -S's per-queue rx
+  // counters): with several queues, how RSS or the peer's TX queues spread them.
+  for (const auto& q : p.queues) fn("XdpRxFramesQ" + std::to_string(q->id), q->rx_frames);
   // The kernel's own view of each socket (getsockopt XDP_STATISTICS).
   xdp_statistics sum{};
   for (const auto& q : p.queues) {

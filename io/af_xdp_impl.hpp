@@ -54,6 +54,7 @@ struct af_xdp::impl {
     std::vector<std::uint64_t> rx_free;
     std::uint32_t posted = 0;
     std::uint32_t fill_target = 0;
+    std::uint64_t rx_frames = 0;  // taken from this queue's RX ring (XdpRxFramesQ<id>)
   };
 
   af_xdp& dev;

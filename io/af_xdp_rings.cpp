@@ -106,6 +106,7 @@ void af_xdp::impl::drain_rx(queue& q) {
       const xdp_desc* d = xsk_ring_cons__rx_desc(&q.rx, idx + i);
       const auto* frame = static_cast<const std::uint8_t*>(xsk_umem__get_data(area, d->addr));
       ++dev.stats_.rx_frames;
+      ++q.rx_frames;
       dev.stats_.rx_bytes += d->len;
       if (d->len > dev.stats_.rx_max_frame) dev.stats_.rx_max_frame = d->len;
       if (sink != nullptr) sink->on_frame(bytes{frame, d->len}, rx_meta{});
