@@ -55,11 +55,13 @@ bool kernel_answers_arp(rt::scheduler& s, io::af_xdp& dev, const collector& sink
   return run_until(s, [&] { return arp_replies(sink, me) >= 1; }, std::chrono::seconds(5));
 }
 
+bool is_udp_to(bytes f, const std::uint8_t (&dst)[4]) {
+  return f.size() >= 42 && load_be16(&f[12]) == 0x0800 && f[23] == 17 && std::memcmp(&f[30], dst, 4) == 0;
+}
+
 std::size_t udp_to(const collector& c, const std::uint8_t (&dst)[4]) {
   std::size_t n = 0;
-  for (const auto& b : c.frames) {
-    n += b.size() >= 42 && load_be16(&b[12]) == 0x0800 && b[23] == 17 && std::memcmp(&b[30], dst, 4) == 0 ? 1 : 0;
-  }
+  for (const auto& b : c.frames) n += is_udp_to(bytes{b.data(), b.size()}, dst) ? 1 : 0;
   return n;
 }
 

@@ -112,7 +112,9 @@ std::size_t arp_replies(const collector& c, const coronet::mac_addr& me);
 // `s` until its reply arrives, 5 s at most: whether it did.
 bool kernel_answers_arp(rt::scheduler& s, io::af_xdp& dev, const collector& sink);
 
-// UDP datagrams in IPv4 frames addressed to `dst`.
+// Whether `f` is a UDP datagram in an IPv4 frame addressed to `dst`.
+bool is_udp_to(bytes f, const std::uint8_t (&dst)[4]);
+// How many of the frames collected are.
 std::size_t udp_to(const collector& c, const std::uint8_t (&dst)[4]);
 
 // One of the device's for_each_extra counters; nullopt when it has none.

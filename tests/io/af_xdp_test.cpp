@@ -347,7 +347,8 @@ TEST_CASE("af_xdp: coronet's end with 2 RX queues -> a socket on each, ARP and U
     want += n;
     CHECK(run_until(s, [&] { return udp_to(sink, ip_coronet) >= want; }, 5s));
     const auto took = extra(*dev, "XdpRxFramesQ" + std::to_string(q)).value_or(0) - before;
-    MESSAGE(std::string(mode_text(mode)), ": queue ", q, "'s socket took ", took, " of the ", n, " sent on the peer's TX queue ", q);
+    MESSAGE(std::string(mode_text(mode)), ": queue ", q, "'s socket took ", took, " of the ", n,
+            " sent on the peer's TX queue ", q);
     if (mode == io::xdp_mode::native) CHECK(took == std::uint64_t{n});
   }
   CHECK(udp_to(sink, ip_coronet) == std::size_t{2 * n});
