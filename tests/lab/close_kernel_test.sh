@@ -36,14 +36,15 @@ delivered() {
     [ -n "$sent_sha" ] && [ "$sent_sha" = "$recv_sha" ]
 }
 
-# fin_mid_stream LOG: the side that sent $big read its peer's FIN when at most
-# half of its stream had been handed to its stack: the connection carried
-# the rest after the half-close.
+# fin_mid_stream LOG: the side that sent $big read its peer's FIN before it
+# had handed all of its stream to its stack: the connection carried the rest
+# after the half-close. (How much was out by then depends on when that
+# program's read side ran: 0.2 to 13.8 MB of 16.8 seen. Not a bound to hold.)
 fin_mid_stream() {
   local at
   at=$(field "$1" sent_at_eof)
   echo "$(basename "$1" .log): the peer's FIN came after ${at:-?} of its $big bytes"
-  [[ "$at" =~ ^[0-9]+$ ]] && [ "$at" -le $((big / 2)) ]
+  [[ "$at" =~ ^[0-9]+$ ]] && [ "$at" -lt "$big" ]
 }
 
 kernel_half_closes() {
