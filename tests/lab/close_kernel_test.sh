@@ -39,7 +39,7 @@ delivered() {
 # fin_mid_stream LOG: the side that sent $big read its peer's FIN before it
 # had handed all of its stream to its stack: the connection carried the rest
 # after the half-close. (How much was out by then depends on when that
-# program's read side ran: 0.2 to 13.8 MB of 16.8 seen. Not a bound to hold.)
+# program's read side ran: 0 to 13.8 MB of 16.8 seen. Not a bound to hold.)
 fin_mid_stream() {
   local at
   at=$(field "$1" sent_at_eof)
