@@ -221,6 +221,11 @@ void layer::impl::keepalive_fired(connection& c, time_point now) {
     return;
   }
   if (c.keepalive_probes_out >= cfg.tcp_keepalive_probes) {
+    // Linux tcp_keepalive_timer: tcp_send_active_reset, then tcp_write_err.
+    // A peer that is alive but was cut off for a while hears that the
+    // connection is gone instead of keeping its half open (unlike the RTO's
+    // give-up, tcp_write_timeout, which sends nothing).
+    send_rst(c, now);
     abort_timed_out(c);
     return;
   }

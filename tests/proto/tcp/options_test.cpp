@@ -46,7 +46,7 @@ TEST_CASE("keepalive: an idle connection is probed after tcp_keepalive_time; an 
   (void)s;
 }
 
-TEST_CASE("keepalive: tcp_keepalive_probes unanswered probes -> timed_out") {
+TEST_CASE("keepalive: tcp_keepalive_probes unanswered probes -> RST, timed_out") {
   settings cs;
   cs.tcp_keepalive_time = 10s;
   cs.tcp_keepalive_intvl = 2s;
@@ -63,6 +63,13 @@ TEST_CASE("keepalive: tcp_keepalive_probes unanswered probes -> timed_out") {
   REQUIRE(e);
   CHECK(e->error == std::errc::timed_out);
   CHECK(p.client.stats[counter::tcp_abort_on_timeout] == 1);
+  // Linux tcp_keepalive_timer: tcp_send_active_reset before giving up, so a
+  // peer that is only cut off learns the connection is gone.
+  REQUIRE(!p.log.empty());
+  const seg_record& last = p.log.back();
+  CHECK(last.src == client_addr);
+  CHECK(last.h.flags == (wire::tcp_flag::rst | wire::tcp_flag::ack));
+  CHECK(p.client.stats[counter::tcp_out_rsts] == 1);
   (void)s;
 }
 

@@ -404,7 +404,7 @@ TEST_CASE("keepalive: an idle connection whose peer answers -> a probe after tcp
   CHECK_FALSE(sim::has_event(t.s.client_events, event::kind::reset));
 }
 
-TEST_CASE("keepalive: the peer is gone -> tcp_keepalive_probes probes tcp_keepalive_intvl apart, then timed_out") {
+TEST_CASE("keepalive: the peer is gone -> tcp_keepalive_probes probes tcp_keepalive_intvl apart, then RST and timed_out") {
   settings cs = keepalive_settings();
   transfer_sim t(cs, settings{}, one_way_spec(0));
   start(t);
@@ -417,15 +417,28 @@ TEST_CASE("keepalive: the peer is gone -> tcp_keepalive_probes probes tcp_keepal
   t.run_for(10s);
   INFO(segment_log(t.s.link, idle));
   REQUIRE(failed);
-  auto probes = client_segments(t.s.link, idle);
-  REQUIRE(probes.size() == 3);
+  std::vector<io::seen_segment> sent;
+  for (const auto& s : t.s.link.segments())
+    if (s.dir == sim::c2s && s.at >= idle) sent.push_back(s);
+  REQUIRE(sent.size() == 4);  // three probes, then the RST
+  std::vector<time_point> probes;
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK((sent[i].tcp.flags & tf::rst) == 0);
+    probes.push_back(sent[i].at);
+  }
   CHECK(probes[0] - idle >= cs.tcp_keepalive_time);
   CHECK(probes[0] - idle <= cs.tcp_keepalive_time + 100ms);
   CHECK(probes[1] - probes[0] == cs.tcp_keepalive_intvl);
   CHECK(probes[2] - probes[1] == cs.tcp_keepalive_intvl);
-  // Linux: the timer after the last probe finds tcp_keepalive_probes
-  // unanswered and fails the connection with ETIMEDOUT.
+  // Linux tcp_keepalive_timer: the timer after the last probe finds
+  // tcp_keepalive_probes unanswered, sends an RST (tcp_send_active_reset) at
+  // SND.NXT - the probes' SEG.SEQ + 1, nothing being in flight - and fails
+  // the connection with ETIMEDOUT (tcp_write_err).
   CHECK(failed_at - probes[2] == cs.tcp_keepalive_intvl);
+  CHECK(sent[3].at == failed_at);
+  CHECK(sent[3].tcp.flags == (tf::rst | tf::ack));
+  CHECK(sent[3].tcp.seq == sent[2].tcp.seq + 1);
+  CHECK(t.s.client.stats()[counter::tcp_out_rsts] == 1);
   CHECK(sim::find_event(t.s.client_events, event::kind::reset, c)->error == std::errc::timed_out);
   CHECK(t.s.client.error(c) == std::errc::timed_out);
   CHECK(t.s.client.stats()[counter::tcp_keepalive] == 3);
