@@ -22,8 +22,13 @@ co=$LAB_IP_CORONET kn_co=$LAB_IP_KERNEL_CO
 pings=1000
 echo "lab: coronet $co and the kernel $kn_co on $LAB_IF_CORONET; the peer kernel $LAB_IP_KERNEL"
 
-# The kernel's echo server on its address of coronet's interface.
-bg_in_coronet "$LAB_TMP/socat.log" socat -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
+# The kernel's echo server on its address of coronet's interface. -t 20:
+# once the client's half-close arrives, socat goes on writing back what its
+# pipe still holds until the pipe is drained (and ends then), 20 s at most.
+# With socat's default of 0.5 s a slow drain on a loaded machine can cut the
+# echo short: a fresh-clone CI run got 1933312 of the 2000000 bytes back with
+# exit 0, 66688 missing - about a full pipe (64 KiB) and part of socat's buffer.
+bg_in_coronet "$LAB_TMP/socat.log" socat -t 20 -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
 socat_pid=$BG_PID
 # Its capture shows what it sent (no_answer, below).
 bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$co/24" --port 7 --stats \
