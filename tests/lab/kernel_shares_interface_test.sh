@@ -22,13 +22,17 @@ co=$LAB_IP_CORONET kn_co=$LAB_IP_KERNEL_CO
 pings=1000
 echo "lab: coronet $co and the kernel $kn_co on $LAB_IF_CORONET; the peer kernel $LAB_IP_KERNEL"
 
-# The kernel's echo server on its address of coronet's interface. -t 20:
-# once the client's half-close arrives, socat goes on writing back what its
-# pipe still holds until the pipe is drained (and ends then), 20 s at most.
-# With socat's default of 0.5 s a slow drain on a loaded machine can cut the
-# echo short: a fresh-clone CI run got 1933312 of the 2000000 bytes back with
-# exit 0, 66688 missing - about a full pipe (64 KiB) and part of socat's buffer.
-bg_in_coronet "$LAB_TMP/socat.log" socat -t 20 -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
+# The kernel's echo server on its address of coronet's interface: socat
+# relays the connection through one pipe of its own (PIPE). -b 4096: socat
+# writes into that pipe when poll() says it is writable, which a pipe is with
+# one free page; a write of socat's default 8192 bytes into it can then block,
+# and only socat itself would ever drain the pipe. A fresh-clone CI run on
+# af_packet hung so: the echo stopped 66688 bytes short of 2 MB, the client
+# gave up after its -t 10 with exit 0, and the server's socat stayed in
+# anon_pipe_write with 64336 bytes in its pipe, its socket in CLOSE-WAIT with
+# nothing queued. -t 20: after the client's half-close, socat goes on
+# draining its pipe back for up to 20 s (the default is 0.5 s).
+bg_in_coronet "$LAB_TMP/socat.log" socat -b 4096 -t 20 -T 20 "TCP-LISTEN:7,bind=$kn_co,fork,reuseaddr" PIPE
 socat_pid=$BG_PID
 # Its capture shows what it sent (no_answer, below).
 bg_coronet "$LAB_TMP/serve.log" serve --iface "$LAB_IF_CORONET" --addr "$co/24" --port 7 --stats \
@@ -90,7 +94,9 @@ stop_server() {
   wait "$server" || { echo "exit status $? after SIGTERM"; cat "$LAB_TMP/serve.log"; return 1; }
 }
 check "coronet-echo exits 0 on SIGTERM" stop_server
-kill -TERM "$socat_pid" 2>/dev/null
+# The listener and the children it forked for connections (a child is
+# separate from the listener, and the listener's TERM does not end it).
+kill -TERM $(pgrep -P "$socat_pid") "$socat_pid" 2>/dev/null
 
 stat() { awk -v n="$1" '$1 == n { print $2 }' "$LAB_TMP/serve.log"; }
 rx=$(stat DevRxFrames) not_ours=$(stat InAddrErrors) rsts=$(stat TcpOutRsts) echos=$(stat IcmpInEchos)
