@@ -94,9 +94,7 @@ stop_server() {
   wait "$server" || { echo "exit status $? after SIGTERM"; cat "$LAB_TMP/serve.log"; return 1; }
 }
 check "coronet-echo exits 0 on SIGTERM" stop_server
-# The listener and the children it forked for connections (a child is
-# separate from the listener, and the listener's TERM does not end it).
-kill -TERM $(pgrep -P "$socat_pid") "$socat_pid" 2>/dev/null
+lab_term "$socat_pid"  # the listener and the connection handlers it forked
 
 stat() { awk -v n="$1" '$1 == n { print $2 }' "$LAB_TMP/serve.log"; }
 rx=$(stat DevRxFrames) not_ours=$(stat InAddrErrors) rsts=$(stat TcpOutRsts) echos=$(stat IcmpInEchos)

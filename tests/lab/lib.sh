@@ -58,10 +58,17 @@ lab_ours() {
   ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ "$ppid" = "$$" ]
 }
 
+# lab_term PID: TERM to PID and to the processes it forked (pgrep -P: its
+# children, by parent PID). A forking server's connection handlers are its
+# children and outlive a TERM to the listener alone (socat ... fork).
+lab_term() {
+  kill -TERM $(pgrep -P "$1") "$1" 2>/dev/null
+}
+
 lab_cleanup() {
   local pid live=()
   for pid in "${lab_pids[@]}"; do lab_ours "$pid" && live+=("$pid"); done
-  for pid in "${live[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${live[@]}"; do lab_term "$pid"; done
   for pid in "${live[@]}"; do
     for _ in $(seq 50); do lab_ours "$pid" || break; sleep 0.1; done
     lab_ours "$pid" && kill -KILL "$pid" 2>/dev/null
